@@ -1,0 +1,41 @@
+"""Loihi fixed-point constants: every bit width, shift and limit, in one place.
+
+The fixed-point neuron (:func:`lprnn.functional.sigma_delta_step_fixed`), the mapper
+(:mod:`lprnn.loihi`), the simulator (:mod:`lprnn.snn`) and the Lava backend
+(:mod:`lprnn.lava_backend`) all read these names; none of them spells a number of its own.
+
+Sources: Lava's bit-accurate ``fixed_pt`` models (lava-nc 0.10: ``lava/proc/lif/models.py``,
+``lava/proc/dense/models.py``, ``lava/utils/weightutils.py``), which model Loihi's arithmetic.
+"""
+
+from __future__ import annotations
+
+# Neuron states (i_in, i_ip, v, i_fb) are 24-bit signed integers that saturate.
+STATE_BITS = 24
+STATE_MAX = 2 ** (STATE_BITS - 1) - 1
+STATE_MIN = -STATE_MAX
+
+# Decays are 12-bit: x <- sign(x) * ((|x| * (DECAY_UNITY - d)) >> DECAY_SHIFT), 0 <= d <= DECAY_UNITY
+# (truncation toward zero, the rounding of Lava's fixed_pt LIF model).
+DECAY_SHIFT = 12
+DECAY_UNITY = 2 ** DECAY_SHIFT
+
+# Synaptic weights as Lava's fixed_pt Dense holds them (lava/utils/weightutils.py): integers
+# clipped to [-256, 255]; a mixed-sign matrix then loses its lowest bit (truncate_weights with
+# num_weight_bits=8), i.e. an 8-bit signed mantissa m in [-128, 127] stored as 2*m. Mapped
+# weights are therefore even integers in [WEIGHT_MIN, WEIGHT_MAX]. The exponent scales the
+# summed input of a Dense: a_out = (W @ s) << weight_exp (>> for negative exponents).
+WEIGHT_MANTISSA_BITS = 8
+WEIGHT_MIN = -256
+WEIGHT_MAX = 254
+WEIGHT_EXP_MIN = -8
+WEIGHT_EXP_MAX = 7
+
+# Bias: signed 13-bit mantissa times 2**bias_exp.
+BIAS_MANTISSA_BITS = 13
+BIAS_MANTISSA_MAX = 2 ** (BIAS_MANTISSA_BITS - 1) - 1
+BIAS_EXP_MIN = 0
+BIAS_EXP_MAX = 7
+
+# Graded spikes (the analog input injected into the first layer) carry up to 24 bits.
+GRADED_SPIKE_BITS = 24

@@ -1,0 +1,82 @@
+"""The results table ``figures/results.csv``: one row per reported number.
+
+Columns: experiment, dataset, model, metric, value, notebook. A row is identified by
+(experiment, dataset, model, metric); recording it again replaces the old value, so
+re-running a notebook updates its numbers instead of appending duplicates. Every write
+goes to a temporary file that is then renamed over the table, so an interrupted run
+never leaves a half-written CSV and never loses rows already written.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from lprnn import config
+
+COLUMNS = ("experiment", "dataset", "model", "metric", "value", "notebook")
+KEY = COLUMNS[:4]
+
+
+def read_results(path: Path | None = None) -> list[dict[str, str]]:
+    """All rows of the results table (empty when it does not exist yet)."""
+    path = path or config.results_csv()
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None:
+            return []
+        if tuple(reader.fieldnames) != COLUMNS:
+            raise ValueError(f"{path}: columns {reader.fieldnames}, expected {list(COLUMNS)}")
+        return list(reader)
+
+
+def _format(value: float | int | str) -> str:
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"refusing to record non-finite value {value}")
+    return f"{value:.6g}"
+
+
+def record(rows: Iterable[Mapping[str, object]], path: Path | None = None) -> Path:
+    """Insert or replace rows (dicts with the six columns) atomically; returns the path."""
+    path = path or config.results_csv()
+    new = []
+    for row in rows:
+        missing = [c for c in COLUMNS if c not in row]
+        extra = [c for c in row if c not in COLUMNS]
+        if missing or extra:
+            raise ValueError(f"result row {dict(row)}: missing {missing}, unknown {extra}; "
+                             f"expected columns {list(COLUMNS)}")
+        new.append({c: (_format(row[c]) if c == "value" else str(row[c])) for c in COLUMNS})
+    table = {tuple(r[k] for k in KEY): r for r in read_results(path)}
+    for r in new:
+        table[tuple(r[k] for k in KEY)] = r
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(sorted(table.values(), key=lambda r: tuple(r[k] for k in KEY)))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def record_one(experiment: str, dataset: str, model: str, metric: str,
+               value: float | int | str, notebook: str, path: Path | None = None) -> Path:
+    """Record a single number (see :func:`record`)."""
+    return record([dict(experiment=experiment, dataset=dataset, model=model, metric=metric,
+                        value=value, notebook=notebook)], path)

@@ -1,0 +1,7 @@
+"""The functional core: pure step functions with explicit state and parameters.
+
+- :mod:`lprnn.functional.lowpass`: the lpRNN / lpLinear update (float, differentiable).
+- :mod:`lprnn.functional.sigma_delta`: the adaptive ΣΔ neuron, float and Loihi fixed point.
+
+Modules, simulators and Lava ProcessModels are thin shells over these functions.
+"""

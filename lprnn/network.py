@@ -1,0 +1,169 @@
+"""The mapped spiking network: a plain, serializable description of integers and metadata.
+
+:func:`lprnn.loihi.map_network` produces a :class:`LoihiNetwork`; the fast simulator
+(:mod:`lprnn.snn`) and the Lava backend (:mod:`lprnn.lava_backend`) consume it, and
+must compute exactly the same thing from it. It saves to ``<name>.npz`` (arrays) plus
+``<name>.json`` (everything else); nothing is pickled.
+
+Per layer, with integer states saturating at ±``hardware.STATE_MAX`` and the timing
+convention of ``docs/ARCHITECTURE.md``, the synaptic input at SNN step n is
+
+    a(n) = (W · s_prev(n−1)) << weight_exp + (U · s_self(n−1)) << recurrent_weight_exp
+
+(``>>`` for a negative exponent) and the neuron is the fixed-point ΣΔ step of
+:func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed` with the layer's
+:class:`SigmaDeltaFixedParams` and bias ``bias_mantissa << bias_exp``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "lprnn-loihi-network-v1"
+
+
+@dataclass(frozen=True)
+class SigmaDeltaFixedParams:
+    """Integer parameters of one layer's ΣΔ low-pass neurons (shared by all its neurons).
+
+    Decays are 12-bit: a state x decays as sign(x)·((|x|·(4096 − d)) >> 12), so d = 4096/τ
+    for a time constant τ in SNN steps (d = 0: no decay; d = 4096: no memory).
+    """
+
+    decay_in: int         # synaptic current i_in
+    decay_ip: int         # low-pass input i_ip (the unit's state; sets the lpRNN's α)
+    decay_v: int          # membrane v
+    decay_fb: int         # self-feedback current i_fb
+    feedback_weight: int  # w_fb < 0: added to i_fb at each own spike
+    threshold: int        # θ: spike when v > θ
+
+
+@dataclass
+class LoihiLayer:
+    """One layer of ΣΔ neurons with its incoming (and optional recurrent) synapses."""
+
+    name: str
+    weights: np.ndarray                   # int32 [n_out, n_in], Lava Dense integers
+    weight_exp: int
+    bias_mantissa: np.ndarray             # int32 [n_out]
+    bias_exp: int
+    neuron: SigmaDeltaFixedParams
+    state_scale: float                    # i_ip units per ANN activation unit
+    recurrent_weights: np.ndarray | None = None   # int32 [n_out, n_out]
+    recurrent_weight_exp: int = 0
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def bias(self) -> np.ndarray:
+        """Effective integer bias added to i_ip every step: bias_mantissa · 2**bias_exp."""
+        return self.bias_mantissa.astype(np.int64) << self.bias_exp
+
+
+@dataclass
+class LoihiReadout:
+    """Integer readout: logits = weights · (last-layer spike counts in the window) + bias · steps."""
+
+    weights: np.ndarray   # int32 [n_classes, n_last]
+    bias: np.ndarray      # int64 [n_classes], added once per SNN step of the window
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass
+class LoihiNetwork:
+    """A mapped lpRNN: ΣΔ layers, an integer readout, and how inputs enter it."""
+
+    layers: list[LoihiLayer]
+    readout: LoihiReadout
+    steps_per_ann_step: int               # k: SNN steps per ANN step
+    input_scale: float                    # x_int = round(x · input_scale), graded spikes
+    averaging: str = "second_half"        # "second_half" or "all" (ANN steps averaged)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].n_inputs
+
+    def window_start(self, n_ann_steps: int) -> int:
+        """First SNN step of the readout window for an input of n_ann_steps ANN steps."""
+        if self.averaging == "second_half":
+            return (n_ann_steps // 2) * self.steps_per_ann_step
+        if self.averaging == "all":
+            return 0
+        raise ValueError(f"averaging={self.averaging!r}: expected 'second_half' or 'all'")
+
+    # -- persistence: .npz for arrays, .json for the rest; no pickle -------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``path.npz`` and ``path.json`` (suffix of ``path`` is ignored); returns the stem."""
+        stem = Path(path).with_suffix("")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {
+            "readout.weights": self.readout.weights, "readout.bias": self.readout.bias}
+        layers = []
+        for i, layer in enumerate(self.layers):
+            arrays[f"layers.{i}.weights"] = layer.weights
+            arrays[f"layers.{i}.bias_mantissa"] = layer.bias_mantissa
+            if layer.recurrent_weights is not None:
+                arrays[f"layers.{i}.recurrent_weights"] = layer.recurrent_weights
+            layers.append(dict(name=layer.name, weight_exp=layer.weight_exp,
+                               bias_exp=layer.bias_exp, neuron=asdict(layer.neuron),
+                               state_scale=layer.state_scale,
+                               recurrent=layer.recurrent_weights is not None,
+                               recurrent_weight_exp=layer.recurrent_weight_exp))
+        meta = dict(format=FORMAT, layers=layers, steps_per_ann_step=self.steps_per_ann_step,
+                    input_scale=self.input_scale, averaging=self.averaging,
+                    metadata=self.metadata)
+        np.savez_compressed(stem.with_suffix(".npz"), **arrays)
+        stem.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=_json_default))
+        return stem
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LoihiNetwork":
+        stem = Path(path).with_suffix("")
+        json_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+        for p in (json_path, npz_path):
+            if not p.is_file():
+                raise FileNotFoundError(f"mapped network file {p} not found "
+                                        f"(expected {json_path.name} and {npz_path.name})")
+        try:
+            meta = json.loads(json_path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{json_path}: not valid JSON ({err})") from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{json_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            layers = [LoihiLayer(
+                name=m["name"], weights=arrays[f"layers.{i}.weights"],
+                weight_exp=int(m["weight_exp"]),
+                bias_mantissa=arrays[f"layers.{i}.bias_mantissa"], bias_exp=int(m["bias_exp"]),
+                neuron=SigmaDeltaFixedParams(**m["neuron"]), state_scale=float(m["state_scale"]),
+                recurrent_weights=arrays[f"layers.{i}.recurrent_weights"] if m["recurrent"] else None,
+                recurrent_weight_exp=int(m["recurrent_weight_exp"]))
+                for i, m in enumerate(meta["layers"])]
+            readout = LoihiReadout(weights=arrays["readout.weights"], bias=arrays["readout.bias"])
+        return cls(layers=layers, readout=readout,
+                   steps_per_ann_step=int(meta["steps_per_ann_step"]),
+                   input_scale=float(meta["input_scale"]), averaging=meta["averaging"],
+                   metadata=meta.get("metadata", {}))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialize {type(value).__name__} in network metadata")

@@ -39,3 +39,20 @@ BIAS_EXP_MAX = 7
 
 # Graded spikes (the analog input injected into the first layer) carry up to 24 bits.
 GRADED_SPIKE_BITS = 24
+
+
+# ---------------------------------------------------------------------------------------------
+# Loihi 2 per-chip and per-core limits (used by lprnn.resources for the core-count estimate).
+# Source: Intel Labs, "Taking Neuromorphic Computing to the Next Level with Loihi 2",
+# Technology Brief (2021), Table 1 (Loihi vs Loihi 2): 128 neuron cores per chip, up to
+# 1 million neurons and 120 million synapses per chip, 192 KB of flexibly allocated memory
+# per neuron core (synapses, neuron state and routing share it), weights of 1 to 8 bits.
+# Per-core neuron and synapse limits below are *derived* from the per-chip figures.
+LOIHI2_CORES_PER_CHIP = 128
+LOIHI2_NEURONS_PER_CHIP = 2 ** 20                 # "1 million" = 128 cores × 8192
+LOIHI2_SYNAPSES_PER_CHIP = 120_000_000
+LOIHI2_MEMORY_PER_CORE_BYTES = 192 * 1024
+LOIHI2_NEURONS_PER_CORE = LOIHI2_NEURONS_PER_CHIP // LOIHI2_CORES_PER_CHIP            # derived: 8192
+LOIHI2_SYNAPSES_PER_CORE = LOIHI2_SYNAPSES_PER_CHIP // LOIHI2_CORES_PER_CHIP          # derived: 937 500
+LOIHI2_SOURCE = ("Intel Labs, 'Taking Neuromorphic Computing to the Next Level with Loihi 2', "
+                 "Technology Brief, 2021, Table 1")

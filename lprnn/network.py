@@ -41,6 +41,10 @@ class SigmaDeltaFixedParams:
     decay_fb: int         # self-feedback current i_fb
     feedback_weight: int  # w_fb < 0: added to i_fb at each own spike
     threshold: int        # θ: spike when v > θ
+    # None: the paper's neuron (the ReLU clips the state i_ip at 0). An integer: the drive
+    # i_in + bias is clamped to [0, drive_max] before the low-pass, as the ANN clamps z to
+    # [0, a_max] (see lprnn.functional.sigma_delta). Older files without it load as None.
+    drive_max: int | None = None
 
 
 @dataclass

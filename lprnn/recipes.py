@@ -5,8 +5,14 @@ A recipe names a dataset, the model configuration (keyword arguments of
 :class:`lprnn.train.TrainConfig`), at three run sizes:
 
 - ``quick``: smoke runs for tests (seconds);
-- ``default``: what ``make reproduce`` runs on 2 CPU cores (minutes);
+- ``default``: what ``make reproduce`` runs on 2 CPU cores (minutes) for the built-in
+  ``digits``; for the paper's datasets, the paper network for fewer epochs;
 - ``full``: the authors' settings (paper-size network, 50 epochs; GPU recommended).
+
+Recipes: ``digits`` (the built-in set, the default everywhere) and the paper's experiments
+``hd`` (Heidelberg Digits audio), ``gsc12``/``gsc35`` (Speech Commands v0.02, 12 and 35
+classes), ``gsc_v1`` (v0.01, 12 classes), and the spike data sets ``shd``/``ssc``. The dataset
+each one names is loaded with :func:`lprnn.datasets.load_dataset` (see ``docs/datasets.md``).
 
 Notebooks 02–06 and ``python -m lprnn train --recipe NAME`` read the same recipe, so the model
 notebook 02 trains is the one notebook 03 maps (it is cached under its configuration key).
@@ -42,13 +48,22 @@ class Recipe:
 # clipping norm 2 and value 2, batch 64, 50 epochs, best validation checkpoint.
 _AUTHORS_HD_TRAIN = dict(epochs=50, batch_size=64, lr=1e-3, clip_norm=2.0, clip_value=2.0,
                          plateau_factor=0.5, plateau_patience=3)
+
+# The authors' Speech Commands settings differ only in batch size (128), clipping (norm 1 and
+# value 1), 40 Kaldi fbank inputs and logits averaged over all steps.
+_AUTHORS_GSC_TRAIN = dict(_AUTHORS_HD_TRAIN, batch_size=128, clip_norm=1.0, clip_value=1.0)
 _PAPER_NETWORK = dict(ff_size=128, rnn_sizes=(512, 512), retention_ratio=0.8, a_max=6.0,
                       weight_frac_bits=3)
+_SMOKE_NETWORK = dict(_PAPER_NETWORK, ff_size=16, rnn_sizes=(32,))
+# Epochs of the default run size on the paper's datasets (hours on CPU, minutes on a GPU);
+# the full size is the authors' 50 epochs plus one lottery-ticket round, as their HD checkpoint.
+_DEFAULT_EPOCHS = 10
+_LOTTERY_ROUNDS = 1
 
 _RECIPES: dict[tuple[str, str], Recipe] = {
     ("digits", "quick"): Recipe(
         "digits", "digits", "built-in spoken digits, smoke size",
-        model=dict(_PAPER_NETWORK, ff_size=16, rnn_sizes=(32,)),
+        model=dict(_SMOKE_NETWORK),
         train=dict(_AUTHORS_HD_TRAIN, epochs=1, batch_size=32),
         dataset_options=dict(quick=True)),
     ("digits", "default"): Recipe(
@@ -59,6 +74,44 @@ _RECIPES: dict[tuple[str, str], Recipe] = {
         "digits", "digits", "built-in spoken digits, paper network and settings",
         model=dict(_PAPER_NETWORK), train=dict(_AUTHORS_HD_TRAIN)),
 }
+
+
+def _paper_recipes(name: str, dataset: str, what: str, model: dict[str, Any],
+                   train: dict[str, Any]) -> dict[tuple[str, str], Recipe]:
+    """A paper experiment at the three run sizes: smoke, fewer epochs, the authors' settings."""
+    return {
+        (name, "quick"): Recipe(
+            name, dataset, f"{what}, smoke size (a few clips)",
+            model=dict(model, **_SMOKE_NETWORK),
+            train=dict(train, epochs=1, batch_size=32), dataset_options=dict(quick=True)),
+        (name, "default"): Recipe(
+            name, dataset, f"{what}, paper network, {_DEFAULT_EPOCHS} epochs",
+            model=dict(model, **_PAPER_NETWORK), train=dict(train, epochs=_DEFAULT_EPOCHS)),
+        (name, "full"): Recipe(
+            name, dataset, f"{what}, paper network and the authors' settings",
+            model=dict(model, **_PAPER_NETWORK),
+            train=dict(train, lottery_rounds=_LOTTERY_ROUNDS)),
+    }
+
+
+_HD_MODEL = dict(n_inputs=80, n_classes=20, averaging="second_half")
+_SHD_CHANNELS = 700
+_PAPER_EXPERIMENTS = (
+        ("hd", "hd", "Heidelberg Digits (audio), 80 log-mel bands", _HD_MODEL,
+         _AUTHORS_HD_TRAIN),
+        ("gsc12", "gsc", "Speech Commands v0.02, 12 classes (10 words, silence, unknown)",
+         dict(n_inputs=40, n_classes=12, averaging="all"), _AUTHORS_GSC_TRAIN),
+        ("gsc35", "gsc35", "Speech Commands v0.02, 35 words",
+         dict(n_inputs=40, n_classes=35, averaging="all"), _AUTHORS_GSC_TRAIN),
+        ("gsc_v1", "gsc_v1", "Speech Commands v0.01, 12 classes (10 words, silence, unknown)",
+         dict(n_inputs=40, n_classes=12, averaging="all"), _AUTHORS_GSC_TRAIN),
+        ("shd", "shd", "Spiking Heidelberg Digits, low-pass filtered spike counts",
+         dict(_HD_MODEL, n_inputs=_SHD_CHANNELS), _AUTHORS_HD_TRAIN),
+        ("ssc", "ssc", "Spiking Speech Commands (35 words), low-pass filtered spike counts",
+         dict(n_inputs=_SHD_CHANNELS, n_classes=35, averaging="second_half"),
+         _AUTHORS_HD_TRAIN))
+_RECIPES.update({key: recipe for experiment in _PAPER_EXPERIMENTS
+                 for key, recipe in _paper_recipes(*experiment).items()})
 
 
 def recipe_names() -> list[str]:

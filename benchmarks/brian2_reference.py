@@ -1,0 +1,156 @@
+"""A Brian2 reference simulator of a mapped LoihiNetwork: the same integer update, in Brian2.
+
+The authors simulated their spiking network with Brian2; this is the same kind of simulation
+of *our* mapped network, used by ``benchmarks/snn_throughput.py`` as the speed baseline of the
+fast simulator (:func:`lprnn.snn.simulate`). Benchmark-only dependency: ``brian2`` (the
+``bench`` extra). Code generation target ``numpy``, as the authors used.
+
+The fixed-point ΣΔ step of :mod:`lprnn.functional.sigma_delta` is written as Brian2 abstract
+code over float64 state variables that hold integers; every operation is exact in float64
+(|states| < 2**24, decay products < 2**36, weight sums < 2**53):
+
+    decay(x, d) = sign(x) · floor(|x| · (4096 − d) / 4096)     (= sign(x)·((|x|·(4096−d)) >> 12))
+    a     = floor(A_ff · 2**e_W) + floor(A_rec · 2**e_U)          (<< e, or >> −e = floor)
+    i_in  = clip(decay(i_in, d_in) + a, −MAX, MAX)
+    i_ip  = clip(decay(i_ip, d_ip) + i_in + bias, 0, MAX)
+    v     = clip(decay(v, d_v) + i_ip + i_fb, 0, MAX)
+    i_fb  = decay(i_fb, d_fb)                                      ("start" slot, every step)
+    s     = v > θ                                                  ("thresholds" slot)
+    v = 0;  i_fb = clip(i_fb + w_fb, −MAX, MAX)  where s           ("resets" slot)
+
+(``sat(decay(i_fb) + w_fb·s)`` split in two: decay never leaves the range, so it is the same.)
+``A_ff`` and ``A_rec`` are integer accumulators: the synapses of step n−1 add their weight
+(``on_pre: A_ff_post += w``, graded input synapses ``+= w · x_pre``) in the "synapses" slot,
+and the neuron update of step n reads and clears them: the one-step delay of every connection
+of docs/ARCHITECTURE.md. The input is a group of ``n_inputs`` graded sources holding
+``x_int[n // k]`` (a ``TimedArray``), firing whenever non-zero. Only non-zero weights become
+synapses (Brian2 is event driven; zero weights change nothing).
+
+Readout, as :func:`lprnn.snn.simulate`: last-layer spike counts in the window times the
+integer readout weights, plus bias times the window length.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import brian2
+import numpy as np
+import torch
+
+from lprnn import hardware
+from lprnn.network import LoihiNetwork
+from lprnn.snn import encode_input
+
+brian2.prefs.codegen.target = "numpy"
+
+_DECAY = "sign({x}) * floor(abs({x}) * ({unity} - {d}) / {unity})"
+
+_NEURON_MODEL = """
+i_in : 1
+i_ip : 1
+v : 1
+i_fb : 1
+A_ff : 1
+A_rec : 1
+bias : 1 (constant)
+"""
+
+
+@dataclass
+class Brian2Result:
+    """Spikes of one sample, per layer (bool [n_steps, n]), the logits and the run time."""
+
+    spikes: dict[str, np.ndarray]
+    logits: np.ndarray        # int64 [C]; over the simulated steps only
+    n_snn_steps: int
+    build_seconds: float      # constructing the Brian2 objects
+    run_seconds: float        # brian2.Network.run (code generation included)
+
+
+def _update_code(layer_index: int) -> str:
+    def decay(x: str, d: str) -> str:
+        return _DECAY.format(x=x, d=d, unity=hardware.DECAY_UNITY)
+    return "\n".join([
+        "a_step = floor(A_ff * scale_ff) + floor(A_rec * scale_rec)",
+        "A_ff = 0",
+        "A_rec = 0",
+        f"i_in = clip({decay('i_in', 'd_in')} + a_step, -state_max, state_max)",
+        f"i_ip = clip({decay('i_ip', 'd_ip')} + i_in + bias, 0, state_max)",
+        f"v = clip({decay('v', 'd_v')} + i_ip + i_fb, 0, state_max)",
+        f"i_fb = {decay('i_fb', 'd_fb')}",
+    ])
+
+
+def _connect(source, target, weights: np.ndarray, on_pre: str, name: str) -> brian2.Synapses:
+    post, pre = np.nonzero(weights)
+    synapses = brian2.Synapses(source, target, model="w : 1 (constant)", on_pre=on_pre, name=name)
+    synapses.connect(i=pre, j=post)
+    synapses.w = weights[post, pre].astype(np.float64)
+    return synapses
+
+
+def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int | None = None
+                    ) -> Brian2Result:
+    """Run one sample ``x`` [T, F] (features as fed to the ANN) through Brian2.
+
+    ``n_snn_steps`` truncates the run (default: all T·k steps); the logits then count the
+    window steps that were simulated.
+    """
+    if x.dim() != 2:
+        raise ValueError(f"x has shape {tuple(x.shape)}: expected one sample [T, F]")
+    k = network.steps_per_ann_step
+    x_int = encode_input(network, x.unsqueeze(0))[0].numpy().astype(np.float64)   # [T, F]
+    total = x_int.shape[0] * k
+    n_steps = total if n_snn_steps is None else n_snn_steps
+    if not 1 <= n_steps <= total:
+        raise ValueError(f"n_snn_steps={n_snn_steps}: expected 1 ≤ n ≤ T·k = {total}")
+
+    started = time.perf_counter()
+    brian2.start_scope()
+    dt = brian2.defaultclock.dt
+    held = brian2.TimedArray(np.repeat(x_int, k, axis=0)[:n_steps], dt=dt)
+    source = brian2.NeuronGroup(network.n_inputs, "x = held(t, i) : 1", threshold="x != 0", reset="",
+                                namespace={"held": held}, name="graded_input")
+    objects: list = [source]
+    groups, monitors = [], []
+    for index, layer in enumerate(network.layers):
+        p = layer.neuron
+        namespace = dict(d_in=p.decay_in, d_ip=p.decay_ip, d_v=p.decay_v, d_fb=p.decay_fb,
+                         w_fb=float(p.feedback_weight), theta=float(p.threshold),
+                         state_max=float(hardware.STATE_MAX),
+                         scale_ff=2.0 ** layer.weight_exp, scale_rec=2.0 ** layer.recurrent_weight_exp)
+        group = brian2.NeuronGroup(layer.n_neurons, _NEURON_MODEL, threshold="v > theta",
+                                   reset="v = 0\ni_fb = clip(i_fb + w_fb, -state_max, state_max)",
+                                   namespace=namespace, name=f"layer{index}")
+        group.bias = layer.bias.astype(np.float64)
+        group.run_regularly(_update_code(index), when="start", name=f"layer{index}_update")
+        previous = source if index == 0 else groups[-1]
+        on_pre = "A_ff_post += w * x_pre" if index == 0 else "A_ff_post += w"
+        objects.append(_connect(previous, group, np.asarray(layer.weights), on_pre,
+                                f"ff{index}"))
+        if layer.recurrent_weights is not None:
+            objects.append(_connect(group, group, np.asarray(layer.recurrent_weights),
+                                    "A_rec_post += w", f"rec{index}"))
+        monitor = brian2.SpikeMonitor(group, name=f"spikes{index}")
+        groups.append(group)
+        monitors.append(monitor)
+    net = brian2.Network(objects + groups + monitors)
+    build_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    net.run(n_steps * dt)
+    run_seconds = time.perf_counter() - started
+
+    spikes = {}
+    for layer, monitor in zip(network.layers, monitors):
+        raster = np.zeros((n_steps, layer.n_neurons), dtype=bool)
+        steps = np.round(np.asarray(monitor.t / dt)).astype(np.int64)
+        raster[steps, np.asarray(monitor.i)] = True
+        spikes[layer.name] = raster
+    window = network.window_start(x_int.shape[0])
+    counts = spikes[network.layers[-1].name][window:].sum(axis=0).astype(np.int64)
+    logits = (np.asarray(network.readout.weights, dtype=np.int64) @ counts
+              + np.asarray(network.readout.bias, dtype=np.int64) * max(n_steps - window, 0))
+    return Brian2Result(spikes, logits, n_steps, build_seconds, run_seconds)

@@ -1,0 +1,113 @@
+"""Sequence datasets: ``load_dataset(name, split)`` and the :class:`SequenceDataset` they return.
+
+Every dataset is a fixed-length sequence classification set: ``features [N, T, F]`` float32
+(time first, features last), ``labels [N]`` int64; ``ds[i] -> (features[i], int(labels[i]))``.
+
+Registry. :data:`LOADERS` maps a dataset name to its loader, a function
+
+    loader(split: str, *, root: Path, download: bool, quick: bool, **options) -> SequenceDataset
+
+To add a dataset ``NAME``: write ``lprnn/datasets/NAME.py`` with such a function called ``load``
+(it may import :class:`SequenceDataset` from here) and add ``"NAME": _module_loader("NAME")`` to
+:data:`LOADERS`. Modules are imported on first use, so a dataset's optional dependencies are only
+needed when it is loaded. :func:`load_dataset` checks the name and the split and resolves
+``root`` (default ``lprnn.config.data_dir() / NAME``) before calling the loader; the loader checks
+its own options and raises ``ValueError`` listing the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from lprnn import config
+
+SPLITS = ("train", "val", "test")
+
+
+class SequenceDataset(Dataset):
+    """Fixed-length labelled sequences held in memory.
+
+    ``features`` float32 ``[N, T, F]``, ``labels`` int64 ``[N]`` in ``range(len(classes))``.
+    """
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor, classes: list[str],
+                 name: str) -> None:
+        if not isinstance(features, torch.Tensor) or features.dim() != 3:
+            raise ValueError(f"features: expected a [N, T, F] tensor, got "
+                             f"{getattr(features, 'shape', type(features).__name__)}")
+        if not isinstance(labels, torch.Tensor) or labels.shape != features.shape[:1]:
+            raise ValueError(f"labels: expected a [{features.shape[0]}] tensor, got "
+                             f"{getattr(labels, 'shape', type(labels).__name__)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(classes)):
+            raise ValueError(f"labels span [{int(labels.min())}, {int(labels.max())}]: expected "
+                             f"values in [0, {len(classes) - 1}] for {len(classes)} classes")
+        self.features = features.to(torch.float32)
+        self.labels = labels.to(torch.int64)
+        self.classes = list(classes)
+        self.name = name
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.features[index], int(self.labels[index])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.features.shape[2])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.features.shape[1])
+
+    def __repr__(self) -> str:
+        return (f"SequenceDataset(name={self.name!r}, n={len(self)}, n_steps={self.n_steps}, "
+                f"n_features={self.n_features}, n_classes={self.n_classes})")
+
+
+Loader = Callable[..., SequenceDataset]
+
+
+def _module_loader(module_name: str) -> Loader:
+    """The ``load`` function of ``lprnn.datasets.<module_name>``, imported on first call."""
+
+    def load(split: str, **kwargs: object) -> SequenceDataset:
+        module = importlib.import_module(f"lprnn.datasets.{module_name}")
+        return module.load(split, **kwargs)
+
+    load.__name__ = f"load_{module_name}"
+    return load
+
+
+LOADERS: dict[str, Loader] = {
+    "digits": _module_loader("digits"),
+}
+
+
+def dataset_names() -> list[str]:
+    return sorted(LOADERS)
+
+
+def load_dataset(name: str = "digits", split: str = "train", *, root: str | Path | None = None,
+                 download: bool = False, quick: bool = False, **options: object) -> SequenceDataset:
+    """The ``split`` ("train", "val" or "test") of dataset ``name``.
+
+    ``root``: where the dataset is kept or generated (default ``lprnn.config.data_dir() / name``);
+    ``download``: allow fetching data that is not there yet (datasets that need it);
+    ``quick``: the dataset's small smoke-test version; ``options``: dataset-specific settings.
+    """
+    if name not in LOADERS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {dataset_names()}")
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
+    root = Path(root).expanduser() if root is not None else config.data_dir() / name
+    return LOADERS[name](split, root=root, download=bool(download), quick=bool(quick), **options)

@@ -1,0 +1,203 @@
+"""The adaptive ΣΔ low-pass neuron: one step, float and Loihi fixed point.
+
+Each lpRNN unit becomes one neuron with four states (PAPER.md, "The ΣΔ neuron"):
+
+- ``i_in``: synaptic current, the low-pass of the incoming weighted spikes;
+- ``i_ip``: the low-pass of ``i_in + bias``: the unit's analog state (sets the lpRNN's α);
+- ``v``: membrane, compares the state with its own reconstruction;
+- ``i_fb``: self-feedback current, the low-pass of the neuron's own spikes times
+  ``feedback_weight`` (< 0); ``-i_fb`` is the decoded (reconstructed) value of ``i_ip``.
+
+One step, in this order (both numeric paths; ``a`` is the synaptic input of the step)::
+
+    i_in ← sat(decay(i_in, d_in) + a)
+    u    = i_in + bias                     or  clip(i_in + bias, 0, drive_max)  (see below)
+    i_ip ← clip(decay(i_ip, d_ip) + u, 0, MAX)                 the ReLU: state never < 0
+    v    ← clip(decay(v, d_v) + i_ip + i_fb, 0, MAX)           integrates the coding error
+    s    = v > θ ;  v ← 0 where s
+    i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
+
+``v`` uses the *previous* ``i_fb`` (the reconstruction before this step's spike), ``i_ip``
+uses the *new* ``i_in``. Both ``i_ip`` and ``v`` are clipped below at 0 as in the paper.
+
+Where the ReLU goes (``drive_max``). With ``drive_max = None`` this is the paper's neuron:
+the drive ``u`` enters the low-pass unclipped and the state ``i_ip`` is clipped at 0, so the
+neuron computes ``relu(LP(z))``, while the lpRNN computes ``LP(clamp(z, 0, a_max))``; they
+differ whenever the drive z dips below 0 or above a_max (the ANN's state then decays with α;
+the SNN's state is pulled down by the negative drive). With an integer ``drive_max`` the drive
+is clamped to ``[0, drive_max]`` *before* the low-pass, exactly the ANN's clamp (the mapper
+sets ``drive_max`` to a_max in drive units); the clip of ``i_ip`` at 0 is then never active.
+Loihi 2's programmable neurons can do either; the mapper's default is chosen by measurement
+(:mod:`lprnn.loihi`).
+
+Why this works (and the choices :func:`lprnn.loihi.map_network` makes with it). With the
+paper's threshold θ = 0 and ``v`` clipped at 0, ``v`` is back at 0 after every step, so the
+neuron fires exactly when its reconstruction falls behind: ``i_ip > −i_fb`` (a ΣΔ
+comparator; ``d_v`` then does not matter, the mapper sets it to 4096). Every spike adds
+``|w_fb|`` to the reconstruction ``−i_fb``, which then decays with ``d_fb``; so ``−i_fb``
+tracks ``i_ip`` within one quantization step ``|w_fb|`` (its mean is
+``(1 − d_fb)·i_ip + |w_fb|/2``, within half a step over the whole range), the spike rate is
+``r = (−i_fb)·d_fb / |w_fb|``, and it saturates at one spike per step, i.e. at
+``−i_fb = |w_fb| / d_fb``: that is where the ANN's clamp ``a_max`` goes. Because ``v`` keeps
+no memory, a state above the ceiling cannot wind up. (Measured on constant inputs over
+[0, 7]·a_max/6 with α = 0.8, k = 10: θ = 0 gives a mean decoding error of 0.0001 and a
+largest error of 0.43 step; θ = |w_fb|/2 biases it by −0.4 step.)
+
+Float path (:func:`sigma_delta_step`): real-valued states, ``decay(x, d) = x·(1 − d)`` with
+``d`` in [0, 1], ``sat`` the identity, ``MAX`` = +inf.
+
+Fixed-point path (:func:`sigma_delta_step_fixed`), Loihi arithmetic with the constants of
+:mod:`lprnn.hardware`: int64 tensors holding 24-bit states,
+
+    decay(x, d) = sign(x) · ((|x| · (4096 − d)) >> 12)       d integer in [0, 4096]
+
+(truncation toward zero, the rounding of Lava's ``fixed_pt`` LIF model),
+``sat(x) = clip(x, STATE_MIN, STATE_MAX)`` (saturation, not wrap-around) and
+``MAX = STATE_MAX = 2**23 − 1``. Everything is integer: the result is bit-exact and
+platform-independent; the Lava ProcessModel implements exactly these lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from lprnn import hardware
+from lprnn.network import SigmaDeltaFixedParams
+
+
+class SigmaDeltaState(NamedTuple):
+    """The four states of a population of ΣΔ neurons (all of the same shape)."""
+
+    i_in: Tensor  # synaptic current
+    i_ip: Tensor  # low-pass of the input: the unit's analog state (≥ 0)
+    v: Tensor     # membrane (≥ 0)
+    i_fb: Tensor  # self-feedback current (≤ 0 for w_fb < 0); −i_fb decodes i_ip
+
+
+@dataclass(frozen=True)
+class SigmaDeltaParams:
+    """Float parameters of the ΣΔ neuron; decays are fractions per step (d = 1/τ)."""
+
+    decay_in: float
+    decay_ip: float
+    decay_v: float
+    decay_fb: float
+    feedback_weight: float  # w_fb < 0, added to i_fb at each own spike
+    threshold: float        # θ ≥ 0: spike when v > θ
+    drive_max: float | None = None  # None: ReLU on i_ip (paper); else clamp i_in + bias
+
+    def __post_init__(self) -> None:
+        for name in ("decay_in", "decay_ip", "decay_v", "decay_fb"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"SigmaDeltaParams.{name}={value}: expected a decay in [0, 1]")
+        if not self.feedback_weight < 0:
+            raise ValueError(f"SigmaDeltaParams.feedback_weight={self.feedback_weight}: "
+                             "expected a negative self-feedback weight")
+        if not self.threshold >= 0:
+            raise ValueError(f"SigmaDeltaParams.threshold={self.threshold}: expected θ ≥ 0")
+        if self.drive_max is not None and not self.drive_max > 0:
+            raise ValueError(f"SigmaDeltaParams.drive_max={self.drive_max}: expected None or "
+                             "a positive drive ceiling")
+
+
+def initial_state(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype = torch.int64,
+                  device: torch.device | str = "cpu") -> SigmaDeltaState:
+    """All four states at zero (int64 for the fixed-point path, a float dtype for the float one)."""
+    return SigmaDeltaState(*(torch.zeros(shape, dtype=dtype, device=device) for _ in range(4)))
+
+
+def sigma_delta_step(synaptic_input: Tensor, bias: Tensor | float, state: SigmaDeltaState,
+                     params: SigmaDeltaParams) -> tuple[Tensor, SigmaDeltaState]:
+    """One float step of the ΣΔ neuron (module docstring); returns (spikes as 0/1 floats, state).
+
+        i_in ← i_in·(1 − d_in) + a
+        u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
+        i_ip ← max(0, i_ip·(1 − d_ip) + u)
+        v    ← max(0, v·(1 − d_v) + i_ip + i_fb)
+        s    = v > θ ;  v ← 0 where s
+        i_fb ← i_fb·(1 − d_fb) + w_fb · s
+    """
+    if not synaptic_input.is_floating_point():
+        raise TypeError(f"sigma_delta_step: synaptic_input has dtype {synaptic_input.dtype}, "
+                        "expected a float tensor (use sigma_delta_step_fixed for integers)")
+    i_in = state.i_in * (1.0 - params.decay_in) + synaptic_input
+    drive = i_in + bias
+    if params.drive_max is not None:
+        drive = torch.clamp(drive, 0.0, params.drive_max)
+    i_ip = torch.clamp_min(state.i_ip * (1.0 - params.decay_ip) + drive, 0.0)
+    v = torch.clamp_min(state.v * (1.0 - params.decay_v) + i_ip + state.i_fb, 0.0)
+    fired = v > params.threshold
+    v = torch.where(fired, torch.zeros_like(v), v)
+    spikes = fired.to(synaptic_input.dtype)
+    i_fb = state.i_fb * (1.0 - params.decay_fb) + params.feedback_weight * spikes
+    return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)
+
+
+def decay_fixed(x: Tensor, decay: int) -> Tensor:
+    """Loihi's 12-bit decay: sign(x) · ((|x| · (4096 − decay)) >> 12), truncating toward zero.
+
+    Computed as one truncating division of the int64 product by 4096, which is the same
+    integer for every sign (and two tensor operations instead of five).
+    """
+    return torch.div(x * (hardware.DECAY_UNITY - decay), hardware.DECAY_UNITY,
+                     rounding_mode="trunc")
+
+
+def saturate(x: Tensor) -> Tensor:
+    """Clip to the signed 24-bit state range [STATE_MIN, STATE_MAX]."""
+    return torch.clamp(x, hardware.STATE_MIN, hardware.STATE_MAX)
+
+
+def validate_fixed_params(params: SigmaDeltaFixedParams, where: str = "neuron") -> None:
+    """Raise ValueError if an integer parameter is outside what Loihi (and this model) allows."""
+    for name in ("decay_in", "decay_ip", "decay_v", "decay_fb"):
+        value = getattr(params, name)
+        if not isinstance(value, int) or not 0 <= value <= hardware.DECAY_UNITY:
+            raise ValueError(f"{where}: {name}={value!r}, expected an integer decay in "
+                             f"[0, {hardware.DECAY_UNITY}]")
+    if not isinstance(params.feedback_weight, int) or \
+            not hardware.STATE_MIN <= params.feedback_weight < 0:
+        raise ValueError(f"{where}: feedback_weight={params.feedback_weight!r}, expected a "
+                         f"negative integer ≥ {hardware.STATE_MIN}")
+    if not isinstance(params.threshold, int) or not 0 <= params.threshold <= hardware.STATE_MAX:
+        raise ValueError(f"{where}: threshold={params.threshold!r}, expected an integer in "
+                         f"[0, {hardware.STATE_MAX}]")
+    if params.drive_max is not None and (not isinstance(params.drive_max, int)
+                                         or not 0 < params.drive_max <= hardware.STATE_MAX):
+        raise ValueError(f"{where}: drive_max={params.drive_max!r}, expected None or an integer "
+                         f"in [1, {hardware.STATE_MAX}]")
+
+
+def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: SigmaDeltaState,
+                           params: SigmaDeltaFixedParams) -> tuple[Tensor, SigmaDeltaState]:
+    """One fixed-point step (Loihi arithmetic); returns (spikes as bool, state), all int64.
+
+        i_in ← sat(decay(i_in, d_in) + a)
+        u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
+        i_ip ← clip(decay(i_ip, d_ip) + u, 0, STATE_MAX)
+        v    ← clip(decay(v, d_v) + i_ip + i_fb, 0, STATE_MAX)
+        s    = v > θ ;  v ← 0 where s
+        i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
+
+    with ``decay`` of :func:`decay_fixed` and ``sat`` of :func:`saturate`. ``params`` is not
+    re-validated here (hot loop): check it once with :func:`validate_fixed_params`.
+    """
+    if synaptic_input.dtype != torch.int64 or state.i_in.dtype != torch.int64:
+        raise TypeError(f"sigma_delta_step_fixed: synaptic_input {synaptic_input.dtype} and "
+                        f"state {state.i_in.dtype}, expected torch.int64 tensors")
+    i_in = saturate(decay_fixed(state.i_in, params.decay_in) + synaptic_input)
+    drive = i_in + bias
+    if params.drive_max is not None:
+        drive = torch.clamp(drive, 0, params.drive_max)
+    i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip) + drive, 0, hardware.STATE_MAX)
+    v = torch.clamp(decay_fixed(state.v, params.decay_v) + i_ip + state.i_fb,
+                    0, hardware.STATE_MAX)
+    spikes = v > params.threshold
+    v = v.masked_fill(spikes, 0)
+    i_fb = saturate(decay_fixed(state.i_fb, params.decay_fb) + params.feedback_weight * spikes)
+    return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)

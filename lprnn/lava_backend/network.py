@@ -1,0 +1,121 @@
+"""LoihiNetwork → a Lava process graph (nothing runs here; see :mod:`lprnn.lava_backend.runner`).
+
+    GradedInput ─Dense(W_1, graded)─▶ SigmaDeltaLowPass 1 ─Dense(W_2)─▶ … ─▶ layer L ─▶ SpikeCountReadout
+                                       ▲                │
+                                       └─Dense(U_l)─────┘   (recurrent layers)
+
+Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
+``docs/ARCHITECTURE.md`` and the simulator: the synaptic input of layer l at SNN step n is
+``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1)) << e_U``. The input→layer-1 Dense takes graded
+spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,
+``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
+:func:`lprnn.lava_backend.formats.dense_encoding` so that Lava keeps every weight exactly;
+in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
+exponent). The readout is accumulated inside :class:`SpikeCountReadout`; spikes, when
+recorded, are written to files by the neuron models themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from lava.proc.dense.process import Dense
+from lava.utils.weightutils import SignMode
+
+from lprnn import hardware
+from lprnn.lava_backend.formats import DenseEncoding, check_network
+from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, SpikeCountReadout
+from lprnn.network import LoihiNetwork
+
+NUMERICS = ("fixed_pt", "floating_pt")
+
+
+@dataclass
+class LavaGraph:
+    """The processes of one built network, and where the recorded spikes will be."""
+
+    source: GradedInput
+    neurons: list[SigmaDeltaLowPass]
+    forward: list[Dense]
+    recurrent: list[Dense | None]
+    readout: SpikeCountReadout
+    spike_files: list[Path]
+    n_samples: int
+    sample_steps: int
+    numeric: str
+
+    @property
+    def n_steps(self) -> int:
+        """Lava steps for all samples: S per sample plus one gap step each."""
+        return self.n_samples * (self.sample_steps + 1)
+
+    @property
+    def processes(self) -> list:
+        return ([self.source, *self.neurons, *self.forward,
+                 *(d for d in self.recurrent if d is not None), self.readout])
+
+
+def _dense(encoding: DenseEncoding, numeric: str, name: str, graded: bool) -> Dense:
+    message_bits = hardware.GRADED_SPIKE_BITS if graded else 0
+    if numeric == "floating_pt":
+        return Dense(weights=encoding.weights.astype(np.float64) * 2.0 ** encoding.weight_exp,
+                     num_message_bits=message_bits, name=name)
+    return Dense(weights=encoding.weights, weight_exp=encoding.weight_exp,
+                 num_weight_bits=encoding.num_weight_bits,
+                 sign_mode=SignMode[encoding.sign_mode.upper()],
+                 num_message_bits=message_bits, name=name)
+
+
+def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixed_pt",
+                spike_dir: str | Path | None = None) -> LavaGraph:
+    """Build (not run) the Lava graph of ``network`` fed with ``data`` [N, T, F].
+
+    ``data`` holds the input payloads: int32 x_int for ``fixed_pt`` (see
+    :func:`lprnn.lava_backend.formats.encode_inputs`), float ``x · input_scale`` for
+    ``floating_pt``. With ``spike_dir``, every layer's spikes are written to
+    ``spike_dir/<i>_<name>.npy`` as bool [N, T·k, n]. The network is checked first
+    (:func:`lprnn.lava_backend.formats.check_network`): nothing is built if Lava cannot hold it.
+    """
+    if numeric not in NUMERICS:
+        raise ValueError(f"numeric={numeric!r}: expected one of {list(NUMERICS)}")
+    encodings = check_network(network)
+    data = np.asarray(data)
+    if data.ndim != 3 or data.shape[2] != network.n_inputs:
+        raise ValueError(f"data of shape {data.shape}, expected [N, T, {network.n_inputs}]")
+    n_samples, n_ann_steps, _ = data.shape
+    k = network.steps_per_ann_step
+    sample_steps = n_ann_steps * k
+    source = GradedInput(data=data, steps_per_ann_step=k, name="input")
+    neurons, forward, recurrent, files = [], [], [], []
+    previous = source.s_out
+    for i, (layer, (ff, rec)) in enumerate(zip(network.layers, encodings)):
+        record_to = None
+        if spike_dir is not None:
+            record_to = Path(spike_dir) / f"{i}_{layer.name}.npy"
+            files.append(record_to)
+        neuron = SigmaDeltaLowPass(
+            shape=(layer.n_neurons,), neuron=layer.neuron, bias=layer.bias,
+            sample_steps=sample_steps,
+            record_to=record_to, n_samples=n_samples, name=layer.name)
+        dense = _dense(ff, numeric, f"{layer.name}.forward", graded=i == 0)
+        previous.connect(dense.s_in)
+        dense.a_out.connect(neuron.a_in)
+        recurrent_dense = None
+        if rec is not None:
+            recurrent_dense = _dense(rec, numeric, f"{layer.name}.recurrent", graded=False)
+            neuron.s_out.connect(recurrent_dense.s_in)
+            recurrent_dense.a_out.connect(neuron.a_in)
+        neurons.append(neuron)
+        forward.append(dense)
+        recurrent.append(recurrent_dense)
+        previous = neuron.s_out
+    readout = SpikeCountReadout(
+        weights=network.readout.weights, bias=network.readout.bias, n_samples=n_samples,
+        sample_steps=sample_steps, window_start=network.window_start(n_ann_steps),
+        name="readout")
+    previous.connect(readout.s_in)
+    return LavaGraph(source=source, neurons=neurons, forward=forward, recurrent=recurrent,
+                     readout=readout, spike_files=files, n_samples=n_samples,
+                     sample_steps=sample_steps, numeric=numeric)

@@ -1,0 +1,117 @@
+"""Lava Processes of the mapped lpRNN: interfaces only (ports and Vars); behaviour is in models.py.
+
+Samples run back to back in one Lava run. Every process knows ``sample_steps`` S (= T·k SNN
+steps of one sample); one sample occupies S Lava steps followed by one *gap* step in which the
+source and every neuron send nothing and the neurons reset their states to zero. Because a
+``Dense`` forwards at step t what it received at step t − 1, the gap empties every synaptic
+buffer, so each sample starts from the same all-zero state as a fresh run (and as the
+simulator, ``s(−1) = 0``). Lava time step t (counting from 1) is SNN step
+``n = (t − 1) mod (S + 1)`` of sample ``(t − 1) div (S + 1)``; n = S is the gap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess, LogConfig
+from lava.magma.core.process.variable import Var
+
+from lprnn.network import SigmaDeltaFixedParams
+
+
+def _check_positive(name: str, value: int) -> int:
+    if int(value) < 1:
+        raise ValueError(f"{name}={value}: expected a positive integer")
+    return int(value)
+
+
+class SigmaDeltaLowPass(AbstractProcess):
+    """A population of adaptive ΣΔ low-pass neurons (one lpRNN unit each).
+
+    Per SNN step, with synaptic input a (the summed Dense outputs) and integer states that
+    saturate at ±(2**23 − 1) (see :mod:`lprnn.functional.sigma_delta` for the exact rules):
+
+        i_in ← sat(decay(i_in, decay_in) + a)
+        i_ip ← max(0, sat(decay(i_ip, decay_ip) + i_in + bias))
+        v    ← sat(decay(v, decay_v) + i_ip + i_fb)      (clipping as in the functional core)
+        s    = v > threshold ;  v ← 0 where s
+        i_fb ← sat(decay(i_fb, decay_fb) + feedback_weight · s)
+
+    The self-feedback ``feedback_weight · s`` is internal to the neuron, not a diagonal Dense:
+    it acts in the same step as the spike (a Dense would delay it by one step and change the
+    ΣΔ loop), costs no synaptic memory and no spike traffic, and on Loihi 2 it is one line of
+    the neuron's microcode.
+
+    ``neuron`` holds the integer parameters (:class:`lprnn.network.SigmaDeltaFixedParams`, the
+    same object the simulator uses, passed whole so every field reaches the step function);
+    ``bias`` is the effective integer bias (mantissa · 2**exp) per neuron.
+
+    With ``record_to`` (a path that does not exist yet), the neuron model writes its own spikes
+    into that file, a bool ``.npy`` memmap [n_samples, sample_steps, n], in place, step by
+    step (the role of a spike probe on the chip). Bulk spike data thus never passes through
+    Monitor or Var.get (a few ten thousand values per second), and no extra sink process is
+    needed: in Lava's CPU simulation one sink process per layer cost a third of the throughput.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], neuron: SigmaDeltaFixedParams,
+                 bias: np.ndarray, sample_steps: int, record_to: str | None = None,
+                 n_samples: int = 1, name: str | None = None,
+                 log_config: LogConfig | None = None) -> None:
+        if not isinstance(neuron, SigmaDeltaFixedParams):
+            raise TypeError(f"neuron is {type(neuron).__name__}, expected SigmaDeltaFixedParams")
+        super().__init__(shape=shape, neuron=neuron,
+                         record_to=None if record_to is None else str(record_to),
+                         name=name, log_config=log_config)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.i_in = Var(shape=shape, init=0)
+        self.i_ip = Var(shape=shape, init=0)
+        self.v = Var(shape=shape, init=0)
+        self.i_fb = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=np.broadcast_to(np.asarray(bias), shape))
+        self.sample_steps = Var(shape=(1,), init=_check_positive("sample_steps", sample_steps))
+        self.n_samples = Var(shape=(1,), init=_check_positive("n_samples", n_samples))
+
+
+class GradedInput(AbstractProcess):
+    """Injects the inputs as graded spikes with a zero-order hold of ``steps_per_ann_step``.
+
+    At SNN step n of sample i it sends ``data[i, n // steps_per_ann_step]`` (nothing in the
+    gap step). ``data`` is [N, T, F]: integer payloads x_int for fixed_pt, floats for floating_pt.
+    """
+
+    def __init__(self, *, data: np.ndarray, steps_per_ann_step: int,
+                 name: str | None = None, log_config: LogConfig | None = None) -> None:
+        super().__init__(name=name, log_config=log_config)
+        if np.ndim(data) != 3:
+            raise ValueError(f"data of shape {np.shape(data)}, expected [N, T, F]")
+        k = _check_positive("steps_per_ann_step", steps_per_ann_step)
+        self.s_out = OutPort(shape=(data.shape[2],))
+        self.data = Var(shape=data.shape, init=data)
+        self.steps_per_ann_step = Var(shape=(1,), init=k)
+        self.sample_steps = Var(shape=(1,), init=data.shape[1] * k)
+
+
+class SpikeCountReadout(AbstractProcess):
+    """Integer readout accumulated inside the process, one row of ``logits`` per sample.
+
+    Counts the last layer's spikes over SNN steps ``window_start <= n < sample_steps`` and, at
+    the last step of each sample, stores
+    ``logits[i] = weights · counts + bias · (sample_steps − window_start)``.
+    """
+
+    def __init__(self, *, weights: np.ndarray, bias: np.ndarray, n_samples: int,
+                 sample_steps: int, window_start: int, name: str | None = None,
+                 log_config: LogConfig | None = None) -> None:
+        super().__init__(name=name, log_config=log_config)
+        n_classes, n_in = weights.shape
+        if not 0 <= window_start < sample_steps:
+            raise ValueError(f"window_start={window_start}: expected 0 <= window_start < "
+                             f"sample_steps={sample_steps}")
+        self.s_in = InPort(shape=(n_in,))
+        self.weights = Var(shape=weights.shape, init=weights)
+        self.bias = Var(shape=(n_classes,), init=bias)
+        self.counts = Var(shape=(n_in,), init=0)
+        self.logits = Var(shape=(_check_positive("n_samples", n_samples), n_classes), init=0)
+        self.sample_steps = Var(shape=(1,), init=_check_positive("sample_steps", sample_steps))
+        self.window_start = Var(shape=(1,), init=window_start)

@@ -1,0 +1,378 @@
+"""ANN → SNN mapper: a trained :class:`~lprnn.model.LpRNNClassifier` → :class:`LoihiNetwork`.
+
+Every lpRNN unit becomes one ΣΔ neuron (:mod:`lprnn.functional.sigma_delta`). With
+``k = steps_per_ann_step`` SNN steps per ANN step and retention ratio α:
+
+**Time constants.** The lpRNN's α is τ = −T_ANN / ln α, i.e. τ_ip = −k / ln α SNN steps
+(PAPER.md). Rather than d = 4096/τ, the mapper uses the exact discrete equivalent
+``d_ip = round(4096 · (1 − α^(1/k)))`` so that k decays of ``1 − d_ip/4096`` give α (the
+metadata record the effective α). The reconstruction decays with ``d_fb = d_ip``: the longest
+time constant whose reconstruction still keeps up with a falling state (a state decays at
+most with τ_ip while its drive stays ≥ 0), hence the finest quantization step
+``a_max · d_fb / 4096`` in ANN units. Hidden layers filter incoming spikes with
+``d_in = d_fb``: then ``i_in = W·2^e · LP(s)`` with ``LP(s) = −i_fb/|w_fb|`` of the
+presynaptic neurons, exactly linear in their decoded values. The first layer receives the
+held graded input and needs no synaptic filter (``d_in = 4096``). ``θ = 0`` and ``d_v = 4096``
+(the ΣΔ comparator, see :mod:`lprnn.functional.sigma_delta`).
+
+**Scales.** A spike rate r relates to the ANN activation h by r = h / a_max (one spike per
+step is the clamp a_max), so ``LP(s) = h · 4096 / (a_max · d_fb)``. With 3-bit weights
+``w = q · δ`` (``δ = 2^-weight_frac_bits``, q integer) and Loihi weights ``W = c · q``
+(c even, so the mixed-sign mantissas are exact; ``|c·q|`` within [−256, 254]) shifted by
+``e ≥ 0``, the drive of a layer is ``i_in + bias = g · z`` with the gain
+
+    g = c · 2^e · 4096 / (a_max · d_fb_pre · δ)      (hidden layers: rate-coded inputs)
+    g = c · 2^e · input_scale / δ                    (first layer: x_int = round(x·input_scale))
+
+The recurrent weights of a layer use the same c and e (same gain: presynaptic d_fb is the
+layer's own). The bias becomes ``round(g · b)`` = mantissa · 2^bias_exp (13-bit mantissa);
+i_ip settles at ``state_scale · z`` with ``state_scale = g · 4096 / d_ip``, and
+``w_fb = −round(a_max · state_scale · d_fb / 4096)`` puts the ceiling of the reconstruction
+(one spike per step) at a_max. The weights are therefore *exact*: W · 2^e / (c · 2^e) · δ
+reproduces the 3-bit ANN weights bit for bit; only the bias, w_fb and the input are rounded
+(their errors are in the report).
+
+**Scale search.** Per layer, the largest ``c · 2^e`` (c ≤ the largest even multiplier that
+keeps the mantissas in range, 0 ≤ e ≤ 7) whose largest state stays ``headroom_bits`` below
+24-bit saturation: the peak state is estimated as ``state_scale · max(z_max, a_max)`` with
+z_max the largest ANN drive on the ``calibration`` inputs (or, without them, the worst case
+``Σ|W|·a_max + |b|``, inputs bounded by ``input_bound``); with calibration inputs the mapped
+network is then simulated on them and any layer that comes closer to saturation than
+``headroom_bits`` is scaled down and re-checked. For the first layer, c = 2 and e = 0: the
+free ``input_scale`` takes the gain, which maximizes the resolution of the graded input.
+
+**Readout.** ``logits = (R·q_out) · counts + round(R · b · ρ / δ) · N_w`` with ρ the exact
+spikes per step per unit of activation of the last layer (≈ 1/a_max) and R = 2^10: the
+integer logits are proportional to the ANN's averaged logits (bias rounding < 4·10^-4).
+
+What cannot be mapped raises :class:`MappingError` (a ValueError) naming the layer and value:
+k not a positive integer, a decay that rounds out of [1, 4095] (k too large or too small for
+α), weights off the 2^-frac_bits grid, a weight too large for an 8-bit mantissa with an even
+multiplier, a scale that cannot avoid saturation, a bias beyond the 13-bit mantissa range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from lprnn import hardware
+from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+
+# Readout multiplier R (see module doc): resolution of the per-step readout bias.
+READOUT_MULTIPLIER = 2 ** 10
+# Without calibration inputs, features are assumed within ±DEFAULT_INPUT_BOUND (the front
+# ends z-normalize each clip); pass calibration data for a verified mapping instead.
+DEFAULT_INPUT_BOUND = 8.0
+# Loihi 2 per-core limits (Intel, "Taking Neuromorphic Computing to the Next Level with
+# Loihi 2", technology brief, 2021: up to 8192 neurons and 128 KB of synaptic memory per
+# neuro core). Dense synapses are counted at their 8-bit mantissa each.
+NEURONS_PER_CORE = 8192
+SYNAPTIC_MEMORY_BITS_PER_CORE = 128 * 1024 * 8
+MAX_CALIBRATION_ROUNDS = 6
+ACTIVATION_CLAMPS = ("drive", "state")
+
+
+class MappingError(ValueError):
+    """The model cannot be mapped onto Loihi as asked (the message names layer and value)."""
+
+
+def feedforward_decay(retention_ratio: float, steps_per_ann_step: int) -> int:
+    """12-bit decay whose k-th power is α: round(4096 · (1 − α^(1/k))); MappingError if it
+    falls outside [1, 4095]."""
+    if isinstance(steps_per_ann_step, bool) or not isinstance(steps_per_ann_step, int):
+        raise MappingError(f"steps_per_ann_step={steps_per_ann_step!r}: expected an integer")
+    if steps_per_ann_step < 1:
+        raise MappingError(f"steps_per_ann_step={steps_per_ann_step}: expected at least 1 SNN "
+                           "step per ANN step")
+    if not 0.0 < retention_ratio < 1.0:
+        raise MappingError(f"retention_ratio={retention_ratio}: expected 0 < α < 1 for a "
+                           "low-pass state")
+    decay = round(hardware.DECAY_UNITY * (1.0 - retention_ratio ** (1.0 / steps_per_ann_step)))
+    tau = -steps_per_ann_step / math.log(retention_ratio)
+    if decay < 1:
+        raise MappingError(f"steps_per_ann_step={steps_per_ann_step} too large for retention_ratio "
+                           f"{retention_ratio}: τ_ip = {tau:.0f} SNN steps needs a decay "
+                           f"{hardware.DECAY_UNITY / tau:.3f} < 1 (12-bit decays)")
+    if decay >= hardware.DECAY_UNITY:
+        raise MappingError(f"steps_per_ann_step={steps_per_ann_step} too small for retention_ratio "
+                           f"{retention_ratio}: τ_ip = {tau:.3g} SNN steps gives decay {decay} "
+                           f"≥ {hardware.DECAY_UNITY} (no memory left)")
+    return decay
+
+
+def _layer_weights(model: Any) -> list[dict[str, Any]]:
+    """Per mapped layer: name, W, b, U (None for lpLinear) as float64 numpy, from the deployed
+    (quantized, masked) parameters."""
+    params = {k: v.detach().double().cpu().numpy() for k, v in model.effective_parameters().items()}
+    layers = [dict(name="lpff", W=params["lpff.linear.weight"], b=params["lpff.linear.bias"], U=None)]
+    for i in range(len(model.config.rnn_sizes)):
+        p = f"rnn_layers.{i}"
+        layers.append(dict(name=p, W=params[f"{p}.linear.weight"], b=params[f"{p}.linear.bias"],
+                           U=params[f"{p}.linear_hh.weight"]))
+    readout = dict(W=params["out.linear.weight"], b=params["out.linear.bias"])
+    return layers + [readout]
+
+
+def _to_grid(name: str, what: str, values: np.ndarray, quantum: float) -> np.ndarray:
+    """values / quantum as exact integers, or MappingError naming the first off-grid value."""
+    scaled = values / quantum
+    q = np.round(scaled)
+    off = np.abs(scaled - q) > 1e-6
+    if off.any():
+        bad = float(values.flat[int(np.argmax(off))])
+        raise MappingError(f"layer {name}: {what} value {bad!r} is not a multiple of {quantum} "
+                           f"(the model's weight grid); an exact mapping needs quantized weights")
+    return q.astype(np.int64)
+
+
+def _max_multiplier(name: str, q: np.ndarray) -> int:
+    """Largest even c with every c·q in [WEIGHT_MIN, WEIGHT_MAX]; MappingError if below 2."""
+    c = hardware.WEIGHT_MAX
+    if q.max(initial=0) > 0:
+        c = min(c, hardware.WEIGHT_MAX // int(q.max()))
+    if q.min(initial=0) < 0:
+        c = min(c, hardware.WEIGHT_MIN // int(q.min()))
+    c -= c % 2
+    if c < 2:
+        worst = int(q.flat[int(np.argmax(np.abs(q)))])
+        raise MappingError(f"layer {name}: weight mantissa {worst} (in steps of the weight grid) "
+                           f"does not fit an 8-bit mantissa at any exponent: Loihi weights are "
+                           f"even integers in [{hardware.WEIGHT_MIN}, {hardware.WEIGHT_MAX}], "
+                           f"so |q| ≤ {hardware.WEIGHT_MAX // 2} is needed")
+    return c
+
+
+def _best_multiplier(name: str, target: float, c_max: int) -> tuple[int, int]:
+    """The largest c·2^e ≤ target with c even in [2, c_max] and e in [0, WEIGHT_EXP_MAX]."""
+    best = None
+    for e in range(0, hardware.WEIGHT_EXP_MAX + 1):
+        c = min(c_max, int(target // 2 ** e))
+        c -= c % 2
+        if c >= 2 and (best is None or c * 2 ** e > best[0] * 2 ** best[1]):
+            best = (c, e)
+    if best is None:
+        raise MappingError(f"layer {name}: avoiding 24-bit saturation needs a weight scale "
+                           f"c·2^e ≤ {target:.3g}, below the smallest exact one (2); its drive "
+                           "is too large for Loihi's state range")
+    return best
+
+
+def _bias_fixed(name: str, bias: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer bias → 13-bit mantissa · 2^exp (smallest exp that fits), rounding to nearest."""
+    for exp in range(hardware.BIAS_EXP_MIN, hardware.BIAS_EXP_MAX + 1):
+        mantissa = np.round(bias / 2 ** exp)
+        if np.abs(mantissa).max(initial=0) <= hardware.BIAS_MANTISSA_MAX:
+            return mantissa.astype(np.int32), exp
+    worst = float(bias.flat[int(np.argmax(np.abs(bias)))])
+    raise MappingError(f"layer {name}: bias {worst:.4g} (state units) exceeds the largest "
+                       f"Loihi bias {hardware.BIAS_MANTISSA_MAX}·2^{hardware.BIAS_EXP_MAX}")
+
+
+@torch.no_grad()
+def _ann_drive_peaks(model: Any, layers: list[dict[str, Any]], calibration: Tensor) -> list[float]:
+    """Largest positive drive z (and |drive| with the bias removed) per layer on calibration."""
+    traces = model.trace(calibration.float())
+    inputs = calibration.double().cpu().numpy()
+    peaks = []
+    for layer in layers:
+        h_pre = inputs if layer["name"] == "lpff" else traces[_previous(layers, layer)].double().cpu().numpy()
+        z = h_pre @ layer["W"].T + layer["b"]
+        if layer["U"] is not None:
+            h = traces[layer["name"]].double().cpu().numpy()
+            h_prev = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
+            z = z + h_prev @ layer["U"].T
+        peaks.append(float(np.abs(z).max()))
+    return peaks
+
+
+def _previous(layers: list[dict[str, Any]], layer: dict[str, Any]) -> str:
+    return layers[[x["name"] for x in layers].index(layer["name"]) - 1]["name"]
+
+
+def _worst_case_peaks(layers: list[dict[str, Any]], a_max: float, input_bound: float) -> list[float]:
+    peaks = []
+    for layer in layers:
+        bound = input_bound if layer["name"] == "lpff" else a_max
+        z = np.abs(layer["W"]).sum(axis=1) * bound + np.abs(layer["b"])
+        if layer["U"] is not None:
+            z = z + np.abs(layer["U"]).sum(axis=1) * a_max
+        peaks.append(float(z.max()))
+    return peaks
+
+
+def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor | None = None,
+                headroom_bits: float = 1.0, input_bound: float = DEFAULT_INPUT_BOUND,
+                activation_clamp: str = "drive", progress: bool = False) -> LoihiNetwork:
+    """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
+
+    ``calibration`` ([B, T, F] features like the model's inputs) sets and verifies the scales
+    (no 24-bit saturation on it, ``headroom_bits`` to spare); without it worst-case bounds are
+    used. See the module docstring for every choice. Raises MappingError (a ValueError) for
+    what cannot be mapped.
+    """
+    config = model.config
+    k = steps_per_ann_step
+    if activation_clamp not in ACTIVATION_CLAMPS:
+        raise MappingError(f"activation_clamp={activation_clamp!r}: expected one of "
+                           f"{list(ACTIVATION_CLAMPS)}")
+    d_ip = feedforward_decay(config.retention_ratio, k)
+    d_fb = d_in_hidden = d_ip
+    a_max = float(config.a_max)
+    if config.weight_frac_bits is None:
+        raise MappingError("model has float weights (weight_frac_bits=None): an exact mapping "
+                           "needs fixed-point weights (train with weight_frac_bits, e.g. 3)")
+    if not headroom_bits >= 0:
+        raise MappingError(f"headroom_bits={headroom_bits}: expected ≥ 0")
+    quantum = 2.0 ** -config.weight_frac_bits
+    *layers, readout = _layer_weights(model)
+    for layer in layers:
+        layer["qW"] = _to_grid(layer["name"], "weight", layer["W"], quantum)
+        layer["qU"] = (None if layer["U"] is None
+                       else _to_grid(layer["name"], "recurrent weight", layer["U"], quantum))
+        both = layer["qW"] if layer["qU"] is None else np.concatenate([layer["qW"].ravel(),
+                                                                       layer["qU"].ravel()])
+        layer["c_max"] = _max_multiplier(layer["name"], both)
+    q_out = _to_grid("out", "readout weight", readout["W"], quantum)
+
+    if calibration is not None:
+        model.check_input(calibration)
+        peaks = _ann_drive_peaks(model, layers, calibration)
+    else:
+        peaks = _worst_case_peaks(layers, a_max, input_bound)
+    shrink = [1.0] * len(layers)   # extra scale-down per layer found by calibration runs
+    for _ in range(MAX_CALIBRATION_ROUNDS):
+        network = _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb,
+                         d_in_hidden, quantum, headroom_bits, activation_clamp)
+        if calibration is None:
+            return network
+        from lprnn.snn import simulate  # the simulator imports nothing from here; avoid a cycle
+        result = simulate(network, calibration, progress=progress)
+        limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
+        over = {i: result.state_max[layer.name] / limit for i, layer in enumerate(network.layers)
+                if result.state_max[layer.name] > limit}
+        for layer in network.layers:
+            network.metadata["layers"][layer.name].update(
+                calibrated_state_max=result.state_max[layer.name],
+                headroom_bits=result.headroom_bits()[layer.name])
+        if not over:
+            network.metadata["calibration_samples"] = int(calibration.shape[0])
+            return network
+        for i, ratio in over.items():
+            shrink[i] *= 2.0 ** math.ceil(math.log2(ratio) + 1e-9)
+    raise MappingError(f"layers {[network.layers[i].name for i in over]} still exceed the "
+                       f"headroom after {MAX_CALIBRATION_ROUNDS} calibration rounds")
+
+
+def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hidden, quantum,
+           headroom_bits, activation_clamp) -> LoihiNetwork:
+    a_max = float(config.a_max)
+    state_limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
+    mapped, metadata_layers = [], {}
+    input_scale = None
+    for i, (layer, peak) in enumerate(zip(layers, peaks)):
+        name = layer["name"]
+        # Largest gain g keeping state_scale·max(z_peak, a_max) under the limit.
+        gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
+        if i == 0:
+            # Any c is exact; the smallest leaves the most gain to input_scale (input resolution).
+            c, e = 2, 0
+            input_scale = gain_target * quantum / c
+            gain = c * input_scale / quantum
+            d_in = hardware.DECAY_UNITY
+        else:
+            unit = hardware.DECAY_UNITY / (a_max * d_fb * quantum)  # gain per unit of c·2^e
+            c, e = _best_multiplier(name, gain_target / unit, layer["c_max"])
+            gain = c * 2 ** e * unit
+            d_in = d_in_hidden
+        state_scale = gain * hardware.DECAY_UNITY / d_ip
+        w_fb = -round(a_max * state_scale * d_fb / hardware.DECAY_UNITY)
+        if w_fb > -1 or w_fb < hardware.STATE_MIN:
+            raise MappingError(f"layer {name}: feedback weight {w_fb} outside "
+                               f"[{hardware.STATE_MIN}, -1]")
+        bias_exact = gain * layer["b"]
+        bias_mantissa, bias_exp = _bias_fixed(name, bias_exact)
+        drive_max = round(gain * a_max) if activation_clamp == "drive" else None
+        neuron = SigmaDeltaFixedParams(decay_in=d_in, decay_ip=d_ip, decay_v=hardware.DECAY_UNITY,
+                                       decay_fb=d_fb, feedback_weight=w_fb, threshold=0,
+                                       drive_max=drive_max)
+        weights = (c * layer["qW"]).astype(np.int32)
+        recurrent = None if layer["qU"] is None else (c * layer["qU"]).astype(np.int32)
+        mapped.append(LoihiLayer(name=name, weights=weights, weight_exp=e,
+                                 bias_mantissa=bias_mantissa, bias_exp=bias_exp, neuron=neuron,
+                                 state_scale=float(state_scale), recurrent_weights=recurrent,
+                                 recurrent_weight_exp=e))
+        scale = c * 2 ** e / quantum  # Loihi weight units (before the shift) per ANN weight unit
+        bias_back = (bias_mantissa.astype(np.float64) * 2 ** bias_exp) / gain
+        metadata_layers[name] = dict(
+            weight_multiplier=c, weight_scale=scale,
+            weight_error_max=float(np.abs(weights * 2 ** e / scale - layer["W"]).max()),
+            recurrent_error_max=(None if recurrent is None else
+                                 float(np.abs(recurrent * 2 ** e / scale - layer["U"]).max())),
+            bias_error_max=float(np.abs(bias_back - layer["b"]).max(initial=0.0)),
+            feedback_weight_error=float(abs(-w_fb - a_max * state_scale * d_fb
+                                            / hardware.DECAY_UNITY) / state_scale),
+            drive_peak=peak, estimated_state_max=float(state_scale * max(peak, a_max)))
+    # Readout: spikes per step per activation unit of the last layer (≈ 1/a_max).
+    last = mapped[-1]
+    rate = last.state_scale * d_fb / (hardware.DECAY_UNITY * -last.neuron.feedback_weight)
+    readout_bias = np.round(READOUT_MULTIPLIER * readout["b"] * rate / quantum).astype(np.int64)
+    loihi_readout = LoihiReadout(weights=(READOUT_MULTIPLIER * q_out).astype(np.int32),
+                                 bias=readout_bias)
+    metadata = dict(
+        retention_ratio=config.retention_ratio, a_max=a_max,
+        weight_frac_bits=config.weight_frac_bits,
+        effective_retention_ratio=(1 - d_ip / hardware.DECAY_UNITY) ** k,
+        tau_ip_snn_steps=-k / math.log(config.retention_ratio),
+        quantization_step=a_max * d_fb / hardware.DECAY_UNITY,
+        readout=dict(multiplier=READOUT_MULTIPLIER, rate_per_activation=rate,
+                     bias_error_max=float(np.abs(readout_bias * quantum / (READOUT_MULTIPLIER * rate)
+                                                 - readout["b"]).max(initial=0.0))),
+        headroom_bits_target=headroom_bits, activation_clamp=activation_clamp,
+        layers=metadata_layers)
+    return LoihiNetwork(layers=mapped, readout=loihi_readout, steps_per_ann_step=k,
+                        input_scale=float(input_scale), averaging=config.averaging,
+                        metadata=metadata)
+
+
+def mapping_report(network: LoihiNetwork) -> pd.DataFrame:
+    """One row per layer: sizes, weight/bias mantissa ranges and exponents, quantization errors
+    (ANN units), scale, feedback weight, decays, saturation headroom (bits, calibrated when the
+    mapping had calibration data, else the estimate) and Loihi 2 cores needed."""
+    rows = []
+    meta: Mapping[str, Any] = network.metadata.get("layers", {})
+    for layer in network.layers:
+        m = meta.get(layer.name, {})
+        synapses = int(np.count_nonzero(layer.weights))
+        if layer.recurrent_weights is not None:
+            synapses += int(np.count_nonzero(layer.recurrent_weights))
+        dense_bits = hardware.WEIGHT_MANTISSA_BITS * (layer.weights.size + (
+            0 if layer.recurrent_weights is None else layer.recurrent_weights.size))
+        cores = max(math.ceil(layer.n_neurons / NEURONS_PER_CORE),
+                    math.ceil(dense_bits / SYNAPTIC_MEMORY_BITS_PER_CORE))
+        state_max = m.get("calibrated_state_max", m.get("estimated_state_max", math.nan))
+        rec = layer.recurrent_weights
+        rows.append(dict(
+            layer=layer.name, neurons=layer.n_neurons, inputs=layer.n_inputs, synapses=synapses,
+            weight_exp=layer.weight_exp,
+            weight_min=int(layer.weights.min()), weight_max=int(layer.weights.max()),
+            recurrent_min=None if rec is None else int(rec.min()),
+            recurrent_max=None if rec is None else int(rec.max()),
+            bias_exp=layer.bias_exp, bias_mantissa_min=int(layer.bias_mantissa.min()),
+            bias_mantissa_max=int(layer.bias_mantissa.max()),
+            state_scale=layer.state_scale, feedback_weight=layer.neuron.feedback_weight,
+            decay_in=layer.neuron.decay_in, decay_ip=layer.neuron.decay_ip,
+            decay_fb=layer.neuron.decay_fb,
+            weight_error_max=m.get("weight_error_max", math.nan),
+            recurrent_error_max=m.get("recurrent_error_max"),
+            bias_error_max=m.get("bias_error_max", math.nan),
+            state_max=state_max,
+            headroom_bits=float(np.log2(hardware.STATE_MAX / state_max)) if state_max > 0 else math.inf,
+            cores=cores, fits_one_core=cores == 1))
+    return pd.DataFrame(rows).set_index("layer")

@@ -1,0 +1,173 @@
+"""The README's results table, and the headline tables of notebook 00, from ``figures/results.csv``.
+
+    python -m lprnn.readme_table           rewrite the table between the markers in README.md
+    python -m lprnn.readme_table --check   exit 1 when README.md and the results table disagree
+
+The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table:end -->``;
+nothing else in the README is touched. Every row of the results table becomes one README row
+naming the notebook that produced it and the papermill command that regenerates it. Values are
+copied verbatim from the CSV, so the check is an exact comparison.
+
+:func:`notebook_tables` and :func:`figure_index` give notebook ``00_results`` the same rows as
+one table per notebook (models down, metrics across) and the list of figures with the notebook
+that wrote each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from lprnn import config, results
+
+START_MARKER = "<!-- results-table:start -->"
+END_MARKER = "<!-- results-table:end -->"
+HEADER = ("Notebook", "Experiment", "Dataset", "Model", "Metric", "Value", "Regenerate with")
+
+
+def repository_readme() -> Path:
+    return config.REPO_ROOT / "README.md"
+
+
+def repository_results_csv() -> Path:
+    """The committed results table ``<repo>/figures/results.csv`` (ignores LPRNN_FIGURES_DIR)."""
+    return config.REPO_ROOT / "figures" / "results.csv"
+
+
+def papermill_command(notebook: str) -> str:
+    """The command that re-executes one notebook, as ``make reproduce`` does."""
+    return f"papermill notebooks/{notebook} build/executed/{notebook}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_table(rows: Sequence[dict[str, str]]) -> str:
+    """Markdown table of results rows, ordered by notebook then by the row key."""
+    if not rows:
+        return ("_No results yet: run `make reproduce` to fill `figures/results.csv`, "
+                "then `python -m lprnn.readme_table`._")
+    ordered = sorted(rows, key=lambda r: (r["notebook"],) + tuple(r[k] for k in results.KEY))
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for r in ordered:
+        notebook = r["notebook"]
+        cells = [f"[{notebook}](notebooks/{notebook})", r["experiment"], r["dataset"],
+                 r["model"], r["metric"], r["value"], f"`{papermill_command(notebook)}`"]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def results_frame(rows: Sequence[dict[str, str]]) -> pd.DataFrame:
+    """Results rows as a DataFrame with numeric values where a value parses as a number."""
+    frame = pd.DataFrame(list(rows), columns=list(results.COLUMNS))
+    numeric = pd.to_numeric(frame["value"], errors="coerce")
+    frame["value"] = numeric.where(numeric.notna(), frame["value"]).astype(object)
+    return frame
+
+
+def notebook_tables(rows: Sequence[dict[str, str]]) -> dict[str, pd.DataFrame]:
+    """One table per notebook: (experiment, dataset, model) down, metrics across."""
+    frame = results_frame(rows)
+    return {notebook: part.pivot_table(index=["experiment", "dataset", "model"], columns="metric",
+                                       values="value", aggfunc="first")
+            for notebook, part in frame.groupby("notebook", sort=True)}
+
+
+def accuracy_overview(rows: Sequence[dict[str, str]]) -> pd.DataFrame:
+    """Every accuracy-like metric (name containing "accuracy" or "agreement") in one table."""
+    frame = results_frame(rows)
+    keep = frame["metric"].str.contains("accuracy|agreement", regex=True)
+    return frame[keep].pivot_table(index=["dataset", "model"], columns=["notebook", "metric"],
+                                   values="value", aggfunc="first")
+
+
+def figure_index(figures: Path | None = None, notebooks: Path | None = None) -> pd.DataFrame:
+    """The PNG figures with the notebook that wrote each (by their ``NN_`` prefix)."""
+    figures = figures or config.figures_dir()
+    notebooks = notebooks or config.REPO_ROOT / "notebooks"
+    by_prefix = {nb.name[:3]: nb.name for nb in sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))}
+    return pd.DataFrame([dict(figure=png.name, notebook=by_prefix.get(png.name[:3], "unknown"),
+                              path=str(png)) for png in sorted(figures.glob("*.png"))],
+                        columns=["figure", "notebook", "path"])
+
+
+def _marker_span(readme_text: str, where: str) -> tuple[int, int]:
+    start, end = readme_text.find(START_MARKER), readme_text.find(END_MARKER)
+    if start < 0 or end < 0 or end < start:
+        raise ValueError(f"{where}: expected the markers {START_MARKER} and then {END_MARKER}")
+    if readme_text.count(START_MARKER) > 1 or readme_text.count(END_MARKER) > 1:
+        raise ValueError(f"{where}: the results-table markers must appear exactly once each")
+    return start + len(START_MARKER), end
+
+
+def table_in_readme(readme_text: str, where: str = "README.md") -> str:
+    """The text between the markers, stripped."""
+    start, end = _marker_span(readme_text, where)
+    return readme_text[start:end].strip()
+
+
+def with_table(readme_text: str, table: str, where: str = "README.md") -> str:
+    """``readme_text`` with the text between the markers replaced by ``table``."""
+    start, end = _marker_span(readme_text, where)
+    return readme_text[:start] + "\n" + table + "\n" + readme_text[end:]
+
+
+def _read(readme: Path | None, csv: Path | None) -> tuple[Path, str, str]:
+    readme = readme or repository_readme()
+    if not readme.is_file():
+        raise FileNotFoundError(f"README {readme} not found")
+    table = render_table(results.read_results(csv or repository_results_csv()))
+    return readme, readme.read_text(), table
+
+
+def check_readme(readme: Path | None = None, csv: Path | None = None) -> bool:
+    """True when the README's table is exactly the one the results table renders to."""
+    readme, text, table = _read(readme, csv)
+    return table_in_readme(text, str(readme)) == table
+
+
+def write_readme(readme: Path | None = None, csv: Path | None = None) -> bool:
+    """Regenerate the README's table (atomically); returns whether the file changed."""
+    readme, text, table = _read(readme, csv)
+    new = with_table(text, table, str(readme))
+    if new == text:
+        return False
+    tmp = readme.with_name(f".{readme.name}.tmp-{os.getpid()}")
+    tmp.write_text(new)
+    os.replace(tmp, readme)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lprnn.readme_table", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true",
+                        help="only compare; exit 1 when the README table is stale")
+    parser.add_argument("--readme", type=Path, default=None, help="default: <repo>/README.md")
+    parser.add_argument("--csv", type=Path, default=None,
+                        help="default: <repo>/figures/results.csv")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            if check_readme(args.readme, args.csv):
+                print("README results table is up to date")
+                return 0
+            print("README results table differs from the results CSV: "
+                  "run `python -m lprnn.readme_table`", file=sys.stderr)
+            return 1
+        changed = write_readme(args.readme, args.csv)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"readme_table: {err}", file=sys.stderr)
+        return 2
+    print("README results table " + ("updated" if changed else "already up to date"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Run the notebooks in order with papermill: what ``make reproduce`` calls.
+
+    python -m lprnn.reproduce [--quick | --full] notebooks/01_....ipynb ... notebooks/00_results.ipynb
+
+Each notebook is executed with papermill's Python API on the current environment's
+``python3`` kernel, from the ``notebooks/`` folder, into ``build/executed/<name>.ipynb``
+(never over the source notebook). ``--quick`` passes the papermill parameter ``quick=True``
+(smoke sizes, seconds per notebook), ``--full`` passes ``full=True`` (paper-size runs); with
+neither, each notebook's own defaults apply (the ``make reproduce`` size, or smoke mode when
+``LPRNN_QUICK=1`` is set).
+
+A progress line per notebook gives its wall time and the elapsed total. The run stops at the
+first failing notebook: it prints the failing cell's error and keeps the executed copy (with
+the traceback in it) for inspection. Numbers go to ``figures/results.csv`` through
+:mod:`lprnn.results`, whose writes are atomic, so an interrupted run never leaves a
+half-written table. When every notebook succeeded, the README results table is regenerated
+from the results table (:mod:`lprnn.readme_table`) if the run wrote the repository's own
+``figures/results.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lprnn import config
+
+KERNEL_NAME = "python3"
+
+
+def executed_dir() -> Path:
+    """Where executed copies of the notebooks go (``build/executed``, git-ignored)."""
+    return config.REPO_ROOT / "build" / "executed"
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One executed notebook: where its executed copy is and how long it took."""
+
+    notebook: Path
+    executed: Path
+    seconds: float
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised: names the notebook, the failing cell and the kept executed copy."""
+
+    def __init__(self, notebook: Path, executed: Path, execution_count: int | None,
+                 source: str, error: str, completed: list[NotebookRun]):
+        self.notebook, self.executed, self.error = notebook, executed, error
+        self.execution_count, self.source, self.completed = execution_count, source, completed
+        where = f"cell In [{execution_count}]" if execution_count else "a cell"
+        super().__init__(f"{notebook.name} failed in {where}: {error}\n"
+                         f"executed copy kept for inspection: {executed}")
+
+
+def notebook_parameters(quick: bool = False, full: bool = False) -> dict[str, bool]:
+    """Papermill parameters for a run size: ``{"quick": True}``, ``{"full": True}`` or ``{}``."""
+    if quick and full:
+        raise ValueError("quick=True and full=True together: expected at most one of "
+                         "--quick (smoke sizes) and --full (paper sizes)")
+    return {"quick": True} if quick else ({"full": True} if full else {})
+
+
+def _check_notebooks(notebooks: Sequence[str | Path]) -> list[Path]:
+    if not notebooks:
+        raise ValueError("no notebooks given: expected one or more notebooks/NN_topic.ipynb")
+    paths = []
+    for notebook in notebooks:
+        path = Path(notebook)
+        if path.suffix != ".ipynb":
+            raise ValueError(f"{notebook}: expected a .ipynb notebook")
+        if not path.is_file():
+            raise FileNotFoundError(f"notebook {path} not found")
+        paths.append(path.resolve())
+    return paths
+
+
+def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full: bool = False,
+                  output_dir: str | Path | None = None, kernel_name: str = KERNEL_NAME,
+                  log: Callable[[str], None] = print) -> list[NotebookRun]:
+    """Execute ``notebooks`` in the given order; stop at the first failure.
+
+    Returns one :class:`NotebookRun` per notebook. Raises :class:`NotebookFailed` (with the
+    failing cell's error and the path of the kept executed copy) when a notebook raises;
+    the notebooks after it are not run.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    paths = _check_notebooks(notebooks)
+    parameters = notebook_parameters(quick, full)
+    out = Path(output_dir) if output_dir is not None else executed_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.resolve() == p.parent for p in paths):
+        raise ValueError(f"output_dir {out} holds the source notebooks: executed copies "
+                         "must go elsewhere (default build/executed)")
+    size = "quick" if quick else ("full" if full else "notebook defaults")
+    log(f"reproduce: {len(paths)} notebooks ({size}) -> {out}")
+    runs: list[NotebookRun] = []
+    start = time.perf_counter()
+    for i, path in enumerate(paths, 1):
+        executed = out / path.name
+        log(f"[{i}/{len(paths)}] {path.name} ...")
+        t0 = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(path), str(executed), parameters=parameters, kernel_name=kernel_name,
+                cwd=str(path.parent), progress_bar=False, log_output=False)
+        except PapermillExecutionError as err:
+            seconds = time.perf_counter() - t0
+            log(f"[{i}/{len(paths)}] {path.name} FAILED after {seconds:.1f} s "
+                f"(elapsed {time.perf_counter() - start:.1f} s)")
+            raise NotebookFailed(path, executed, err.exec_count, err.source,
+                                 f"{err.ename}: {err.evalue}", runs) from None
+        seconds = time.perf_counter() - t0
+        runs.append(NotebookRun(path, executed, seconds))
+        log(f"[{i}/{len(paths)}] {path.name} ok in {seconds:.1f} s "
+            f"(elapsed {time.perf_counter() - start:.1f} s)")
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lprnn.reproduce",
+        description="Execute notebooks in order with papermill (executed copies in build/executed).")
+    parser.add_argument("notebooks", nargs="+", help="notebooks to run, in order")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smoke sizes (papermill quick=True)")
+    size.add_argument("--full", action="store_true", help="paper sizes (papermill full=True)")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="where executed copies go (default build/executed)")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="do not regenerate the README results table afterwards")
+    args = parser.parse_args(argv)
+    try:
+        runs = run_notebooks(args.notebooks, quick=args.quick, full=args.full,
+                             output_dir=args.output_dir)
+    except NotebookFailed as err:
+        print(f"reproduce: stopped. {err}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as err:
+        print(f"reproduce: {err}", file=sys.stderr)
+        return 2
+    print(f"reproduce: {len(runs)} notebooks ok in {sum(r.seconds for r in runs):.1f} s; "
+          f"results in {config.results_csv()}")
+    if not args.no_readme:
+        _update_readme_table()
+    return 0
+
+
+def _update_readme_table() -> None:
+    """Regenerate the README table when this run wrote the repository's own results table."""
+    from lprnn import readme_table
+
+    if config.results_csv() != readme_table.repository_results_csv():
+        print(f"reproduce: README table left as is (results went to {config.results_csv()}, "
+              f"not {readme_table.repository_results_csv()})")
+        return
+    changed = readme_table.write_readme()
+    print(f"reproduce: README results table {'updated' if changed else 'already up to date'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Fast batched simulator of a mapped :class:`~lprnn.network.LoihiNetwork` (integer-exact).
+
+This is the reference the Lava backend must match spike for spike. Per SNN step ``n`` (timing
+convention of ``docs/ARCHITECTURE.md``; ``k = steps_per_ann_step``, ``x_int`` from
+:func:`encode_input`), for each layer ``l`` in order, all from the *previous* step's spikes:
+
+    a_l(n) = (W_l · s_{l−1}(n−1)) << e_W  +  (U_l · s_l(n−1)) << e_U      (s(−1) = 0)
+    a_0(n) = (W_0 · x_int[(n−1) // k]) << e_W0  for n ≥ 1,  a_0(0) = 0      (graded input)
+    s_l(n), state_l ← sigma_delta_step_fixed(a_l(n), bias_l, state_l, neuron_l)
+
+``<< e`` is a left shift for e ≥ 0 and an arithmetic right shift (floor) by −e for e < 0.
+Readout: ``logits = W_ro · c + bias · N_w`` with ``c`` the last layer's spike counts over the
+window (SNN steps ``n ≥ network.window_start(T)``, ``N_w`` of them); prediction = argmax
+(the first maximum on ties).
+
+Exactness of the matmuls: spikes are 0/1 and weights integers, so ``W · s`` computed in
+float32 is exact as long as every partial sum stays below 2**24; :func:`simulate` checks the
+bound (the largest row sum of |W|) per connection and falls back to float64 (exact below
+2**53) where it does not hold. The graded input drive ``W_0 · x_int`` is computed once per ANN
+step in float64 with the same check. Everything else is int64 arithmetic in
+:func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed`.
+
+Counts returned per sample: spikes per neuron over the whole run, and synaptic operations =
+Σ over emitted spikes of the neuron's fan-out (its non-zero outgoing synapses: to the next
+layer, recurrent, and to the readout for the last layer) + Σ over SNN steps of the non-zero
+graded input values times their fan-out into the first layer (the input is sent every step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from lprnn import hardware
+from lprnn.functional.sigma_delta import (
+    SigmaDeltaState, initial_state, sigma_delta_step_fixed, validate_fixed_params)
+from lprnn.network import LoihiLayer, LoihiNetwork
+
+FLOAT32_EXACT = 2 ** 24
+FLOAT64_EXACT = 2 ** 53
+
+
+@dataclass
+class SimulationResult:
+    """What :func:`simulate` returns; ``spikes``/``decoded`` only when ``record=True``."""
+
+    logits: Tensor                    # int64 [B, C]
+    predictions: Tensor               # int64 [B]
+    spike_counts: dict[str, Tensor]   # per layer, int64 [B, n]: spikes over the whole run
+    synaptic_ops: Tensor              # int64 [B]: synaptic operations per sample (module doc)
+    state_max: dict[str, int]         # per layer: largest |state| reached (all four states)
+    n_snn_steps: int
+    spikes: dict[str, Tensor] | None = None   # per layer, bool [B, N_snn, n]
+    decoded: dict[str, Tensor] | None = None  # per layer, float32 [B, T, n]: mean −i_fb /
+    #                                           state_scale over each ANN step's k SNN steps
+
+    def headroom_bits(self) -> dict[str, float]:
+        """Per layer, log2(STATE_MAX / largest |state|): bits left before 24-bit saturation."""
+        return {name: float(np.log2(hardware.STATE_MAX / max(value, 1)))
+                for name, value in self.state_max.items()}
+
+
+def encode_input(network: LoihiNetwork, x: Tensor) -> Tensor:
+    """Graded input spikes x_int = round(x · input_scale) (round half to even), int64 [B, T, F].
+
+    Raises ValueError if x is not [B, T, n_inputs] or a value does not fit a graded spike.
+    """
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"input is {type(x).__name__} {getattr(x, 'dtype', '')}: expected a "
+                        f"float tensor [batch, time, {network.n_inputs}]")
+    if x.dim() != 3 or x.shape[-1] != network.n_inputs or x.shape[1] < 1:
+        raise ValueError(f"input has shape {tuple(x.shape)}: expected [batch, time, "
+                         f"{network.n_inputs}] with at least one step")
+    x_int = torch.round(x.double() * network.input_scale).to(torch.int64)
+    limit = 2 ** (hardware.GRADED_SPIKE_BITS - 1) - 1
+    peak = int(x_int.abs().max())
+    if peak > limit:
+        raise ValueError(f"input value {float(x.abs().max()):.4g} × input_scale "
+                         f"{network.input_scale:.4g} = {peak} exceeds the {hardware.GRADED_SPIKE_BITS}"
+                         f"-bit graded spike range ±{limit}")
+    return x_int
+
+
+def _shift(x: Tensor, exp: int) -> Tensor:
+    return x << exp if exp >= 0 else x >> -exp
+
+
+class _Connection:
+    """A weight matrix applied to 0/1 spikes, exactly (float32 when the bound allows)."""
+
+    def __init__(self, weights: np.ndarray, exp: int, device: torch.device):
+        w = np.asarray(weights, dtype=np.int64)
+        bound = int(np.abs(w).sum(axis=1).max()) if w.size else 0
+        if bound >= FLOAT64_EXACT:
+            raise ValueError(f"weight row sum {bound} ≥ 2**53: spike matmul cannot be exact")
+        dtype = torch.float32 if bound < FLOAT32_EXACT else torch.float64
+        self.weight_t = torch.as_tensor(w.T, dtype=dtype, device=device)  # [n_in, n_out]
+        self.exp = exp
+        self.fan_out = torch.as_tensor((w != 0).sum(axis=0), dtype=torch.int64, device=device)
+
+    def __call__(self, spikes: Tensor) -> Tensor:
+        product = spikes.to(self.weight_t.dtype) @ self.weight_t
+        return _shift(product.to(torch.int64), self.exp)
+
+
+def _check_network(network: LoihiNetwork) -> None:
+    if not network.layers:
+        raise ValueError("network has no layers")
+    if not isinstance(network.steps_per_ann_step, int) or network.steps_per_ann_step < 1:
+        raise ValueError(f"steps_per_ann_step={network.steps_per_ann_step!r}: expected a "
+                         "positive integer")
+    previous = network.n_inputs
+    for layer in network.layers:
+        validate_fixed_params(layer.neuron, where=f"layer {layer.name}")
+        if layer.n_inputs != previous:
+            raise ValueError(f"layer {layer.name} has {layer.n_inputs} inputs, expected "
+                             f"{previous} (the previous layer's size)")
+        previous = layer.n_neurons
+    if network.readout.weights.shape[1] != previous:
+        raise ValueError(f"readout has {network.readout.weights.shape[1]} inputs, expected "
+                         f"{previous}")
+
+
+def _fan_out(network: LoihiNetwork, index: int, connections: list[_Connection],
+             recurrent: list[_Connection | None], readout_fan_out: Tensor) -> Tensor:
+    """Non-zero outgoing synapses of each neuron of layer ``index``."""
+    fan = recurrent[index].fan_out.clone() if recurrent[index] is not None else 0
+    if index + 1 < len(network.layers):
+        fan = fan + connections[index + 1].fan_out
+    else:
+        fan = fan + readout_fan_out
+    return fan
+
+
+@torch.no_grad()
+def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
+             device: str | torch.device = "cpu", batch_size: int = 256,
+             progress: bool = False) -> SimulationResult:
+    """Run the fixed-point SNN on x [B, T, F] (features as fed to the ANN); see module doc.
+
+    ``batch_size`` samples are simulated at once (memory: about 4·B·(Σ n) int64 states, plus
+    with ``record`` B·T·k·n bools of spikes per layer). Results are on the CPU.
+    """
+    _check_network(network)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: expected a positive integer")
+    x_int = encode_input(network, x)
+    device = torch.device(device)
+    chunks = [_simulate_batch(network, x_int[i:i + batch_size], record, device, progress)
+              for i in range(0, x_int.shape[0], batch_size)]
+    names = [layer.name for layer in network.layers]
+    logits = torch.cat([c["logits"] for c in chunks])
+    return SimulationResult(
+        logits=logits, predictions=logits.argmax(dim=1),
+        spike_counts={n: torch.cat([c["counts"][n] for c in chunks]) for n in names},
+        synaptic_ops=torch.cat([c["synaptic_ops"] for c in chunks]),
+        state_max={n: max(c["state_max"][n] for c in chunks) for n in names},
+        n_snn_steps=x_int.shape[1] * network.steps_per_ann_step,
+        spikes={n: torch.cat([c["spikes"][n] for c in chunks]) for n in names} if record else None,
+        decoded={n: torch.cat([c["decoded"][n] for c in chunks]) for n in names} if record else None)
+
+
+def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: torch.device,
+                    progress: bool) -> dict:
+    layers: list[LoihiLayer] = network.layers
+    k = network.steps_per_ann_step
+    batch, n_ann, _ = x_int.shape
+    n_steps = n_ann * k
+    window = network.window_start(n_ann)
+    x_int = x_int.to(device)
+
+    first = np.asarray(layers[0].weights, dtype=np.int64)
+    input_bound = int(np.abs(first).sum(axis=1).max()) * int(x_int.abs().max())
+    if input_bound >= FLOAT64_EXACT:
+        raise ValueError(f"input drive bound {input_bound} ≥ 2**53: cannot be exact")
+    input_drive = _shift((x_int.double() @ torch.as_tensor(first.T, dtype=torch.float64,
+                                                           device=device)).to(torch.int64),
+                         layers[0].weight_exp)                       # [B, T, n0]
+    connections = [_Connection(layer.weights, layer.weight_exp, device) for layer in layers]
+    recurrent = [_Connection(layer.recurrent_weights, layer.recurrent_weight_exp, device)
+                 if layer.recurrent_weights is not None else None for layer in layers]
+    biases = [torch.as_tensor(layer.bias, dtype=torch.int64, device=device) for layer in layers]
+    readout_w = torch.as_tensor(np.asarray(network.readout.weights, dtype=np.int64), device=device)
+
+    states: list[SigmaDeltaState] = [initial_state((batch, layer.n_neurons), torch.int64, device)
+                                     for layer in layers]
+    spikes = [torch.zeros(batch, layer.n_neurons, dtype=torch.bool, device=device)
+              for layer in layers]
+    counts = [torch.zeros(batch, layer.n_neurons, dtype=torch.int64, device=device)
+              for layer in layers]
+    window_counts = torch.zeros(batch, layers[-1].n_neurons, dtype=torch.int64, device=device)
+    state_max = [torch.zeros((), dtype=torch.int64, device=device) for _ in layers]
+    if record:
+        spike_record = [torch.zeros(batch, n_steps, layer.n_neurons, dtype=torch.bool,
+                                    device=device) for layer in layers]
+        decoded_sum = [torch.zeros(batch, n_ann, layer.n_neurons, dtype=torch.int64,
+                                   device=device) for layer in layers]
+
+    zero_input = torch.zeros(batch, layers[0].n_neurons, dtype=torch.int64, device=device)
+    for n in tqdm(range(n_steps), desc="SNN steps", disable=not progress, leave=False):
+        new_spikes = []
+        for l, layer in enumerate(layers):
+            if l == 0:
+                a = input_drive[:, (n - 1) // k] if n > 0 else zero_input
+            else:
+                a = connections[l](spikes[l - 1])
+            if recurrent[l] is not None:
+                a = a + recurrent[l](spikes[l])
+            s, states[l] = sigma_delta_step_fixed(a, biases[l], states[l], layer.neuron)
+            new_spikes.append(s)
+            state_max[l] = torch.maximum(state_max[l], torch.stack(
+                [states[l].i_in.abs().max(), states[l].i_ip.max(), states[l].v.max(),
+                 states[l].i_fb.abs().max()]).max())
+            if record:
+                spike_record[l][:, n] = s
+                decoded_sum[l][:, n // k] -= states[l].i_fb
+        spikes = new_spikes
+        for l in range(len(layers)):
+            counts[l] += spikes[l]
+        if n >= window:
+            window_counts += spikes[-1]
+
+    n_window = n_steps - window
+    readout_bias = torch.as_tensor(np.asarray(network.readout.bias, dtype=np.int64), device=device)
+    logits = window_counts @ readout_w.T + readout_bias * n_window
+    readout_fan_out = (readout_w != 0).sum(dim=0)
+    synaptic_ops = k * ((x_int != 0).to(torch.int64) @ connections[0].fan_out).sum(dim=1)
+    for l in range(len(layers)):
+        synaptic_ops += counts[l] @ _fan_out(network, l, connections, recurrent, readout_fan_out)
+    names = [layer.name for layer in layers]
+    result = dict(logits=logits.cpu(), synaptic_ops=synaptic_ops.cpu(),
+                  counts={nm: c.cpu() for nm, c in zip(names, counts)},
+                  state_max={nm: int(m) for nm, m in zip(names, state_max)})
+    if record:
+        result["spikes"] = {nm: s.cpu() for nm, s in zip(names, spike_record)}
+        result["decoded"] = {nm: (d.double() / (k * layer.state_scale)).float().cpu()
+                             for nm, d, layer in zip(names, decoded_sum, layers)}
+    return result

@@ -1,0 +1,349 @@
+"""Training, evaluation and checkpoints of :class:`lprnn.model.LpRNNClassifier`.
+
+The authors' recipe (PAPER.md): cross-entropy on the time-averaged logits, Adam, gradient
+clipping (by norm, then by value), ReduceLROnPlateau on the validation accuracy, and the
+epoch with the best validation accuracy kept. Optional lottery-ticket rounds: after a round,
+the weights that quantize to zero are masked, the model is rewound to its initial weights
+and trained again (masked weights get zero gradient because the forward uses weight · mask);
+the model returned is the best epoch of the last round.
+
+Determinism: ``seed`` seeds the weight init (in :func:`load_or_train`) and the batch order.
+``amp=True`` runs the input projections under ``torch.autocast(bfloat16)`` on CUDA only;
+weights are quantized in float32 before the matmul (3-bit values are exact in bfloat16) and
+the recurrence stays float32. On CPU ``amp`` is ignored with a warning.
+
+Checkpoints are ``torch.save`` dicts of tensors and JSON strings (format, model config,
+info) that load with ``torch.load(weights_only=True)``: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from lprnn import config as paths
+from lprnn.model import LpRNNClassifier, ModelConfig
+
+CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer and loop settings (defaults: the authors' HD settings)."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 1e-3
+    clip_norm: float = 2.0
+    clip_value: float = 2.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    seed: int = 0
+    device: str = "auto"
+    lottery_rounds: int = 0
+    num_workers: int = 0
+    amp: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name}={value!r}: expected a positive integer")
+        for name in ("lottery_rounds", "num_workers", "plateau_patience", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrainConfig.{name}={value!r}: expected an integer ≥ 0")
+        for name in ("lr", "clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"TrainConfig.{name}={value!r}: expected a positive number")
+        if not 0.0 < self.plateau_factor < 1.0:
+            raise ValueError(f"TrainConfig.plateau_factor={self.plateau_factor!r}: "
+                             "expected a value in (0, 1)")
+        resolve_device(self.device)
+
+    @classmethod
+    def from_dict(cls, options: Mapping[str, Any]) -> "TrainConfig":
+        """Build from keyword options, naming any unknown option and the known ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}: expected some of {known}")
+        return cls(**options)
+
+
+class TrainResult(NamedTuple):
+    history: list[dict[str, float]]  # per epoch: round, epoch, train_loss, train_accuracy, val_accuracy, lr, seconds
+    best_val_accuracy: float
+    best_epoch: int                  # the "epoch" (1-based, counted over all rounds) kept
+
+
+class EvalResult(NamedTuple):
+    accuracy: float
+    predictions: Tensor  # int64 [N]
+    labels: Tensor       # int64 [N]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" → CUDA when available, else CPU; otherwise the named device (validated)."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r}: expected 'auto', 'cpu' or 'cuda[:N]'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: CUDA is not available on this machine "
+                         "(use 'cpu' or 'auto')")
+    return resolved
+
+
+def _check_dataset(dataset: Dataset, n_classes: int, what: str) -> None:
+    if len(dataset) == 0:
+        raise ValueError(f"{what} set is empty: expected at least one sequence")
+    labels = getattr(dataset, "labels", None)
+    if labels is not None and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        raise ValueError(f"{what} labels span [{int(labels.min())}, {int(labels.max())}]: "
+                         f"expected classes in [0, {n_classes - 1}] (model n_classes={n_classes})")
+
+
+def _batches(dataset: Dataset, batch_size: int, *, shuffle: bool,
+             generator: torch.Generator | None = None,
+             num_workers: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+    """Batches (x [B, T, F], y [B]); slices the tensors of a SequenceDataset directly."""
+    features, labels = getattr(dataset, "features", None), getattr(dataset, "labels", None)
+    if isinstance(features, Tensor) and isinstance(labels, Tensor):
+        order = (torch.randperm(len(labels), generator=generator) if shuffle
+                 else torch.arange(len(labels)))
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            yield features[index], labels[index]
+    else:
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                              generator=generator, num_workers=num_workers)
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: LpRNNClassifier, dataset: Dataset, batch_size: int = 256,
+             device: str | torch.device = "auto") -> EvalResult:
+    """Accuracy, predictions and labels of ``model`` on ``dataset`` (model is set to eval)."""
+    device = resolve_device(device)
+    _check_dataset(dataset, model.config.n_classes, "evaluation")
+    model.to(device).eval()
+    predictions, labels = [], []
+    for x, y in _batches(dataset, batch_size, shuffle=False):
+        predictions.append(model(x.to(device)).argmax(dim=1).cpu())
+        labels.append(torch.as_tensor(y))
+    predictions_t, labels_t = torch.cat(predictions), torch.cat(labels).long()
+    accuracy = float((predictions_t == labels_t).float().mean())
+    return EvalResult(accuracy, predictions_t, labels_t)
+
+
+def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
+                 config: TrainConfig, device: torch.device, generator: torch.Generator,
+                 lottery_round: int, first_epoch: int,
+                 progress: bool) -> tuple[list[dict[str, float]], dict[str, Tensor], int, float]:
+    """One round of training; returns (history, best state dict, best epoch, best accuracy)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    best_state, best_epoch, best_accuracy = None, first_epoch, -1.0
+    desc = "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})"
+    epochs = tqdm(range(first_epoch, first_epoch + config.epochs), desc=desc, disable=not progress,
+                  unit="epoch")
+    for epoch in epochs:
+        start = time.perf_counter()
+        model.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        for x, y in _batches(train_set, config.batch_size, shuffle=True, generator=generator,
+                             num_workers=config.num_workers):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with _autocast(device, config.amp):
+                logits = model(x)
+            loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
+            optimizer.step()
+            total_loss += float(loss) * len(y)
+            correct += int((logits.argmax(dim=1) == y).sum())
+            seen += len(y)
+        val_accuracy = evaluate(model, val_set, device=device).accuracy
+        scheduler.step(val_accuracy)
+        record = dict(round=lottery_round, epoch=epoch + 1, train_loss=total_loss / seen,
+                      train_accuracy=correct / seen, val_accuracy=val_accuracy,
+                      lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - start)
+        history.append(record)
+        if val_accuracy > best_accuracy:
+            best_accuracy, best_epoch = val_accuracy, epoch + 1
+            best_state = copy.deepcopy(model.state_dict())
+        epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{val_accuracy:.3f}")
+    return history, best_state, best_epoch, best_accuracy
+
+
+def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
+          config: TrainConfig | None = None, progress: bool = True) -> TrainResult:
+    """Train ``model`` in place (module docstring); it ends holding its best epoch's weights."""
+    config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config is a {type(config).__name__}: expected a TrainConfig "
+                        "(use TrainConfig.from_dict for a dict of options)")
+    for dataset, what in ((train_set, "training"), (val_set, "validation")):
+        _check_dataset(dataset, model.config.n_classes, what)
+    device = resolve_device(config.device)
+    if config.amp and device.type != "cuda":
+        warnings.warn(f"amp=True is ignored on {device.type}: bfloat16 autocast is used on "
+                      "CUDA only", stacklevel=2)
+    model.to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    initial_state = copy.deepcopy(model.state_dict())
+    history: list[dict[str, float]] = []
+    for lottery_round in range(config.lottery_rounds + 1):
+        if lottery_round > 0:
+            masks = model.zero_weight_masks()
+            model.load_state_dict(initial_state, strict=False)
+            model.set_weight_masks(masks)
+            with torch.no_grad():
+                for name, layer in model.quantized_layers().items():
+                    layer.weight.mul_(masks[name])
+        round_history, best_state, best_epoch, best_accuracy = _train_round(
+            model, train_set, val_set, config, device, generator, lottery_round,
+            len(history), progress)
+        history += round_history
+        model.load_state_dict(best_state)
+    return TrainResult(history, best_accuracy, best_epoch)
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+def save_checkpoint(path: str | Path, model: LpRNNClassifier, **info: Any) -> Path:
+    """Write the model's tensors, its config and ``info`` (JSON-serializable) atomically."""
+    path = Path(path)
+    try:
+        info_json = json.dumps(info)
+    except TypeError as err:
+        raise TypeError(f"checkpoint info must be JSON-serializable: {err}") from None
+    payload = {"format": CHECKPOINT_FORMAT, "config": json.dumps(model.config.to_dict()),
+               "info": info_json,
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ckpt-", suffix=".pt")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, *,
+                    expected: Mapping[str, Any] | None = None) -> tuple[LpRNNClassifier, dict]:
+    """(model on CPU, info) from a :func:`save_checkpoint` file, loaded with weights_only=True.
+
+    ``expected``: model options the checkpoint must have (e.g. ``{"rnn_sizes": (512, 512)}``);
+    a mismatch raises ValueError naming the option.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for truncated/garbage files
+        raise ValueError(f"checkpoint {path} is corrupt or not a torch file "
+                         f"({type(err).__name__}: {str(err)[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        hint = (" (a plain state dict: use lprnn.model.from_state_dict)"
+                if isinstance(payload, dict) and "state_dict" not in payload else "")
+        raise ValueError(f"checkpoint {path}: expected an {CHECKPOINT_FORMAT!r} file written by "
+                         f"lprnn.train.save_checkpoint{hint}")
+    options = json.loads(payload["config"])
+    model_config = ModelConfig.from_dict(options)
+    for name, value in (expected or {}).items():
+        have = getattr(model_config, name, None) if name in options else None
+        if _normalized(have) != _normalized(value):
+            raise ValueError(f"checkpoint {path} has {name}={have!r}: expected {value!r}")
+    model = LpRNNClassifier(model_config)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {path}: its tensors do not fit its architecture "
+                         f"{model_config}: {str(err)[:300]}") from None
+    return model.eval(), json.loads(payload["info"])
+
+
+def _normalized(value: Any) -> Any:
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+# -- recipes --------------------------------------------------------------------------------
+
+def recipe_key(recipe: Any) -> str:
+    """12 hex digits identifying a recipe's name, dataset, options, model and training."""
+    spec = dict(name=recipe.name, dataset=recipe.dataset, dataset_options=recipe.dataset_options,
+                model=recipe.model, train=recipe.train)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
+
+
+def checkpoint_path(recipe: Any) -> Path:
+    """Where :func:`load_or_train` caches the model of ``recipe``."""
+    return paths.models_dir() / f"{recipe.name}-{recipe_key(recipe)}.pt"
+
+
+def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifier, dict]:
+    """The trained model of a :class:`lprnn.recipes.Recipe`: loaded from its cached checkpoint,
+    or trained (train split, best epoch by the val split), tested and cached.
+
+    info: recipe, test_accuracy, best_val_accuracy, best_epoch, history, train_seconds,
+    checkpoint (path) and cached (whether it was loaded).
+    """
+    from lprnn.datasets import load_dataset
+
+    path = checkpoint_path(recipe)
+    if path.is_file():
+        model, info = load_checkpoint(path, expected=recipe.model)
+        return model, dict(info, checkpoint=str(path), cached=True)
+    train_config = TrainConfig.from_dict(recipe.train)
+    splits = {split: load_dataset(recipe.dataset, split, **recipe.dataset_options)
+              for split in ("train", "val", "test")}
+    data_sizes = dict(n_inputs=splits["train"].n_features, n_classes=splits["train"].n_classes)
+    for name, value in data_sizes.items():
+        if name in recipe.model and recipe.model[name] != value:
+            raise ValueError(f"recipe {recipe.name!r} sets {name}={recipe.model[name]}, but "
+                             f"dataset {recipe.dataset!r} has {value}")
+    torch.manual_seed(train_config.seed)
+    model = LpRNNClassifier(ModelConfig.from_dict({**recipe.model, **data_sizes}))
+    start = time.perf_counter()
+    result = train(model, splits["train"], splits["val"], train_config, progress=progress)
+    train_seconds = time.perf_counter() - start
+    test = evaluate(model, splits["test"], device=train_config.device)
+    info = dict(recipe=asdict(recipe), test_accuracy=test.accuracy,
+                best_val_accuracy=result.best_val_accuracy, best_epoch=result.best_epoch,
+                history=result.history, train_seconds=train_seconds)
+    save_checkpoint(path, model.cpu(), **info)
+    return model.eval(), dict(info, checkpoint=str(path), cached=False)

@@ -1,0 +1,102 @@
+"""Energy model: operation counts and arithmetic on a hand-made network."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from lprnn import energy
+from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+
+NEURON = SigmaDeltaFixedParams(decay_in=400, decay_ip=91, decay_v=0, decay_fb=400,
+                               feedback_weight=-1000, threshold=0)
+
+
+def _network(k: int = 4) -> LoihiNetwork:
+    w1 = np.array([[2, 0, -2], [0, 0, 4]], dtype=np.int32)              # 2 x 3, 3 non-zero
+    u1 = np.array([[0, 2], [2, 0]], dtype=np.int32)                     # 2 x 2, 2 non-zero
+    w2 = np.array([[2, 2], [0, -4], [6, 0], [0, 0]], dtype=np.int32)    # 4 x 2, 4 non-zero
+    layers = [LoihiLayer("lpff", w1, 0, np.zeros(2, np.int32), 0, NEURON, 1.0),
+              LoihiLayer("rnn_layers.0", w2, 0, np.zeros(4, np.int32), 0, NEURON, 1.0)]
+    layers[0].recurrent_weights = u1
+    readout = LoihiReadout(np.array([[1, 0, 0, 2], [0, 0, 0, 0]], np.int32), np.zeros(2, np.int64))
+    return LoihiNetwork(layers, readout, steps_per_ann_step=k, input_scale=1.0)
+
+
+def test_ann_macs_dense_and_nonzero_exact():
+    net = _network()
+    assert energy.ann_macs_per_step(net) == 6 + 4 + 8 + 8
+    assert energy.ann_macs_per_step(net, skip_zero_weights=True) == 3 + 2 + 4 + 2
+
+
+def test_snn_activity_from_simulation_result():
+    net = _network(k=4)
+    result = SimpleNamespace(synaptic_ops=torch.tensor([10, 30]),
+                             spike_counts=[torch.tensor([[1, 2], [3, 4]]),
+                                           torch.tensor([[0, 0, 1, 1], [2, 0, 0, 0]])])
+    act = energy.snn_activity(net, result, n_ann_steps=5)
+    assert act == energy.SnnActivity(synaptic_ops=20.0, spikes=5.0 + 2.0,
+                                     neuron_updates=6 * 5 * 4, snn_steps=20)
+    keyed = SimpleNamespace(synaptic_ops=result.synaptic_ops,
+                            spike_counts=dict(zip(["lpff", "rnn_layers.0"], result.spike_counts)))
+    assert energy.snn_activity(net, keyed, 5) == act
+    with pytest.raises(ValueError, match="expected 2"):
+        energy.snn_activity(net, SimpleNamespace(synaptic_ops=1, spike_counts=[]), 5)
+    with pytest.raises(ValueError, match="n_ann_steps"):
+        energy.snn_activity(net, result, 0)
+    ran = SimpleNamespace(**vars(result), n_snn_steps=24)
+    with pytest.raises(ValueError, match="ran 24 SNN steps, expected 20"):
+        energy.snn_activity(net, ran, 5)
+    assert energy.snn_activity(net, SimpleNamespace(**vars(result), n_snn_steps=20), 5) == act
+
+
+def test_loihi_energy_arithmetic():
+    act = energy.SnnActivity(synaptic_ops=1000.0, spikes=100.0, neuron_updates=50, snn_steps=10)
+    e = energy.loihi_energy(act)
+    assert e["synaptic"] == pytest.approx(1000 * 23.6e-12)
+    assert e["neuron"] == pytest.approx(50 * 81e-12)
+    assert e["spike"] == pytest.approx(100 * 1.7e-12)
+    assert e["total"] == pytest.approx(23.6e-9 + 4.05e-9 + 0.17e-9)
+    assert energy.loihi_energy(act, synaptic_op=1.0, neuron_update=0.0, spike=0.0)["total"] == 1000.0
+    with pytest.raises(ValueError, match="synaptic_ops"):
+        energy.loihi_energy(energy.SnnActivity(-1.0, 0.0, 0, 1))
+
+
+def test_table_ratio_and_power():
+    net = _network(k=4)
+    act = energy.SnnActivity(synaptic_ops=100.0, spikes=10.0, neuron_updates=6 * 40, snn_steps=40)
+    table = energy.energy_table(net, act, n_ann_steps=10, ann_step_seconds=0.01).set_index("platform")
+    loihi_uj = energy.loihi_energy(act)["total"] * 1e6
+    m4 = table.loc["ANN on ARM Cortex-M4 (dense)"]
+    assert m4["operations"] == 10 * 26
+    assert m4["energy_uJ"] == pytest.approx(260 * 300e-12 * 1e6)
+    assert m4["ratio_to_loihi"] == pytest.approx(m4["energy_uJ"] / loihi_uj)
+    assert table.loc["SNN on Loihi (ΣΔ neurons)", "ratio_to_loihi"] == pytest.approx(1.0)
+    # mean power in real time: energy over 10 frames of 10 ms
+    assert m4["power_uW_real_time"] == pytest.approx(m4["energy_uJ"] / 0.1)
+    with pytest.raises(ValueError, match="ann_step_seconds"):
+        energy.energy_table(net, act, 10, 0.0)
+
+
+def test_derived_figures_follow_from_their_sources():
+    assert energy.CORTEX_M4_MAC.value == pytest.approx(300e-12)
+    assert energy.GPU_A100_MAC.value == pytest.approx(41.03e-12, rel=1e-3)
+    assert energy.FP32_MAC_ARITHMETIC_45NM.value == pytest.approx(4.6e-12)
+    figures = energy.figures_table()
+    assert figures["source"].str.len().min() > 20
+    assert set(figures.loc[figures["derived"], "name"]) == {
+        energy.CORTEX_M4_MAC.name, energy.GPU_A100_MAC.name, energy.FP32_MAC_ARITHMETIC_45NM.name}
+    assert len(energy.claims_table()) == len(energy.REPORTED_CLAIMS)
+
+
+def test_latency_and_bad_inputs():
+    assert energy.latency_per_ann_step(10, 0.56e-3) == pytest.approx(5.6e-3)
+    with pytest.raises(ValueError, match="steps_per_ann_step"):
+        energy.latency_per_ann_step(0, 1e-3)
+    with pytest.raises(ValueError, match="snn_step_seconds"):
+        energy.latency_per_ann_step(10, -1.0)
+    with pytest.raises(ValueError, match="macs"):
+        energy.mac_energy(-5, 1e-12)

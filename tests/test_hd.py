@@ -1,0 +1,147 @@
+"""Heidelberg Digits loader on a tiny fixture in the release's on-disk format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from lprnn.datasets import cache, hd
+from lprnn.datasets.digits import CLASSES as DIGITS_CLASSES
+
+RATE = 48000
+# (language, speaker, trial, digit, length in samples)
+TRAIN = [(lang, speaker, trial, digit, 4000 + 500 * digit + 300 * trial)
+         for lang in ("english", "german") for speaker in (0, 2) for trial in (0, 1)
+         for digit in (1, 7)]
+TEST = [(lang, 4, 0, digit, 6000) for lang in ("english", "german") for digit in (1, 7)]
+
+
+def clip_name(lang: str, speaker: int, trial: int, digit: int) -> str:
+    return f"lang-{lang}_speaker-{speaker:02d}_trial-{trial}_digit-{digit}.flac"
+
+
+def write_release(root: Path) -> Path:
+    """A miniature hd_audio release: audio/*.flac (48 kHz) and the two file lists."""
+    (root / "audio").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for which, rows in (("train", TRAIN), ("test", TEST)):
+        names = []
+        for lang, speaker, trial, digit, length in rows:
+            name = clip_name(lang, speaker, trial, digit)
+            soundfile.write(root / "audio" / name, 0.1 * rng.standard_normal(length), RATE)
+            names.append(name)
+        (root / f"{which}_filenames.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+@pytest.fixture
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path / "data"))
+    return write_release(tmp_path / "hd")
+
+
+def test_parse_clip_name_and_labels() -> None:
+    clip = hd.parse_clip_name("lang-english_speaker-01_trial-3_digit-7.flac")
+    assert clip == hd.HDClip("lang-english_speaker-01_trial-3_digit-7.flac", "english", 1, 3, 7)
+    assert clip.label == 17
+    assert hd.parse_clip_name("audio/lang-german_speaker-11_trial-0_digit-0.flac").label == 0
+    with pytest.raises(ValueError, match="lang-<english|german>"):
+        hd.parse_clip_name("lang-french_speaker-01_trial-0_digit-1.flac")
+
+
+def test_label_conventions() -> None:
+    assert hd.HD_CLASSES == DIGITS_CLASSES
+    assert hd.HD_CLASSES[3] == "de-drei" and hd.HD_CLASSES[13] == "en-three"
+    authors = torch.arange(20)
+    official = hd.swap_label_convention(authors)
+    assert official[3].item() == 13 and official[13].item() == 3
+    assert torch.equal(hd.swap_label_convention(official), authors)
+    with pytest.raises(ValueError, match="expected HD class indices"):
+        hd.swap_label_convention(torch.tensor([20]))
+    with pytest.raises(TypeError, match="integer tensor"):
+        hd.swap_label_convention(torch.tensor([1.0]))
+
+
+def test_fit_length_keeps_the_end() -> None:
+    x = np.arange(1, 6, dtype=np.float32)
+    assert hd.fit_length(x, 3).tolist() == [3, 4, 5]
+    assert hd.fit_length(x, 7).tolist() == [0, 0, 1, 2, 3, 4, 5]
+
+
+def test_splits_labels_and_shapes(release: Path) -> None:
+    lengths = [row[-1] for row in TRAIN]
+    frames = int(np.percentile(lengths, 90)) // 256
+    train = hd.load("train", root=release, progress=False)
+    val = hd.load("val", root=release, progress=False)
+    test = hd.load("test", root=release, progress=False)
+    # speaker 2 (the highest training id) is held out as validation, by default
+    assert len(train) == len(val) == 8 and len(test) == 4
+    for ds in (train, val, test):
+        assert ds.features.shape[1:] == (frames, 80) and ds.features.dtype == torch.float32
+        assert ds.n_classes == 20 and ds.name == "hd"
+    expected = sorted(hd.parse_clip_name(clip_name(*row[:4])).label for row in TRAIN
+                      if row[1] == 0)
+    assert sorted(train.labels.tolist()) == expected == [1, 1, 7, 7, 11, 11, 17, 17]
+    # each clip is z-normalized over time and bands
+    assert torch.allclose(train.features.mean(dim=(1, 2)), torch.zeros(8), atol=1e-4)
+    other = hd.load("train", root=release, progress=False, val_speakers=(0,))
+    assert len(other) == 8 and not torch.equal(other.features, train.features)
+
+
+def test_features_are_cached(release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = hd.load("test", root=release, progress=False)
+    entries = list((Path(cache.config.data_dir()) / "features" / "hd").glob("*.pt"))
+    assert len(entries) == 1
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("features recomputed despite the cache")
+
+    monkeypatch.setattr(hd, "compute_features", fail)
+    second = hd.load("test", root=release, progress=False)
+    assert torch.equal(first.features, second.features)
+    assert torch.equal(first.labels, second.labels)
+
+
+def test_quick_keeps_few_clips(release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hd, "QUICK_CLIPS", 3)
+    assert len(hd.load("train", root=release, quick=True, progress=False)) == 3
+
+
+def test_release_in_hd_audio_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path / "data"))
+    write_release(tmp_path / "hd" / "hd_audio")
+    assert len(hd.load("test", root=tmp_path / "hd", progress=False)) == 4
+
+
+def test_missing_data_says_what_to_download(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="zenkelab.org/datasets/hd_audio.tar.gz"):
+        hd.load("train", root=tmp_path / "nothing")
+
+
+def test_missing_audio_file(release: Path) -> None:
+    (release / "audio" / clip_name("german", 4, 0, 7)).unlink()
+    with pytest.raises(FileNotFoundError, match="1 of the 4 files in test_filenames.txt"):
+        hd.load("test", root=release)
+
+
+def test_malformed_audio_file(release: Path) -> None:
+    (release / "audio" / clip_name("german", 4, 0, 7)).write_bytes(b"not a flac")
+    with pytest.raises(ValueError, match="not a readable audio file"):
+        hd.load("test", root=release, progress=False)
+
+
+def test_bad_arguments(release: Path) -> None:
+    with pytest.raises(ValueError, match="HD split 'dev'"):
+        hd.load("dev", root=release)
+    with pytest.raises(ValueError, match="unknown HD options \\['n_mels'\\]"):
+        hd.load("train", root=release, n_mels=40)
+    with pytest.raises(ValueError, match="proper subset of the training speakers"):
+        hd.load("train", root=release, val_speakers=(9,))
+    with pytest.raises(ValueError, match="proper subset of the training speakers"):
+        hd.load("train", root=release, val_speakers=(0, 2))
+    with pytest.raises(TypeError, match="tuple of speaker ids"):
+        hd.load("train", root=release, val_speakers=2)

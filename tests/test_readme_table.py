@@ -1,0 +1,102 @@
+"""The README results table is generated from figures/results.csv and must agree with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from lprnn import readme_table, results
+
+README = "# Title\n\nprose\n\n{start}\nstale\n{end}\n\nmore prose\n"
+
+
+def _readme(tmp_path, body="stale"):
+    path = tmp_path / "README.md"
+    path.write_text(README.format(start=readme_table.START_MARKER, end=readme_table.END_MARKER)
+                    .replace("stale", body))
+    return path
+
+
+def test_real_readme_matches_real_results_csv():
+    csv = readme_table.repository_results_csv()
+    if not csv.is_file():
+        pytest.skip(f"{csv} does not exist yet (run make reproduce)")
+    assert readme_table.check_readme(readme_table.repository_readme(), csv), (
+        "README.md results table disagrees with figures/results.csv: "
+        "run `python -m lprnn.readme_table`")
+
+
+def test_write_then_check_round_trip_and_prose_untouched(tmp_path):
+    csv = tmp_path / "results.csv"
+    results.record_one("train", "digits", "lpRNN 3-bit", "test_accuracy", 0.931, "02_train_lprnn.ipynb", csv)
+    results.record_one("energy", "digits", "Loihi", "energy_uJ", 1.25, "08_energy.ipynb", csv)
+    readme = _readme(tmp_path)
+    assert not readme_table.check_readme(readme, csv)
+    assert readme_table.write_readme(readme, csv)
+    assert readme_table.check_readme(readme, csv)
+    assert not readme_table.write_readme(readme, csv)
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nprose\n\n") and text.endswith("\n\nmore prose\n")
+    table = readme_table.table_in_readme(text)
+    lines = table.splitlines()
+    assert len(lines) == 2 + 2
+    assert "| 0.931 |" in lines[2] and "`papermill notebooks/02_train_lprnn.ipynb" in lines[2]
+    assert "[08_energy.ipynb](notebooks/08_energy.ipynb)" in lines[3]
+
+
+def test_check_fails_when_a_value_changes(tmp_path):
+    csv = tmp_path / "results.csv"
+    results.record_one("train", "digits", "lpRNN", "test_accuracy", 0.9, "02_train_lprnn.ipynb", csv)
+    readme = _readme(tmp_path)
+    readme_table.write_readme(readme, csv)
+    results.record_one("train", "digits", "lpRNN", "test_accuracy", 0.91, "02_train_lprnn.ipynb", csv)
+    assert not readme_table.check_readme(readme, csv)
+    assert readme_table.main(["--check", "--readme", str(readme), "--csv", str(csv)]) == 1
+    assert readme_table.main(["--readme", str(readme), "--csv", str(csv)]) == 0
+    assert readme_table.main(["--check", "--readme", str(readme), "--csv", str(csv)]) == 0
+
+
+def test_empty_results_render_a_message(tmp_path):
+    readme = _readme(tmp_path)
+    readme_table.write_readme(readme, tmp_path / "missing.csv")
+    assert "No results yet" in readme_table.table_in_readme(readme.read_text())
+
+
+def test_pipes_in_values_are_escaped():
+    row = dict(experiment="a|b", dataset="d", model="m", metric="x", value="1", notebook="n.ipynb")
+    line = readme_table.render_table([row]).splitlines()[2]
+    assert "a\\|b" in line and line.count(" | ") == len(readme_table.HEADER) - 1
+
+
+def test_missing_markers_and_readme_are_clear_errors(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="results-table:start"):
+        readme_table.write_readme(path, tmp_path / "r.csv")
+    path.write_text(f"{readme_table.START_MARKER}\n{readme_table.END_MARKER}\n{readme_table.START_MARKER}")
+    with pytest.raises(ValueError, match="exactly once"):
+        readme_table.check_readme(path, tmp_path / "r.csv")
+    with pytest.raises(FileNotFoundError, match="README"):
+        readme_table.check_readme(tmp_path / "nope.md", tmp_path / "r.csv")
+
+
+def test_notebook_tables_accuracy_overview_and_figure_index(tmp_path):
+    rows = [dict(experiment="train", dataset="digits", model="lpRNN 3-bit", metric="test_accuracy",
+                 value="0.93", notebook="02_train_lprnn.ipynb"),
+            dict(experiment="map", dataset="digits", model="SNN", metric="agreement", value="0.99",
+                 notebook="03_ann_to_snn.ipynb"),
+            dict(experiment="map", dataset="digits", model="SNN", metric="status", value="ok",
+                 notebook="03_ann_to_snn.ipynb")]
+    tables = readme_table.notebook_tables(rows)
+    assert list(tables) == ["02_train_lprnn.ipynb", "03_ann_to_snn.ipynb"]
+    assert tables["02_train_lprnn.ipynb"].loc[("train", "digits", "lpRNN 3-bit"), "test_accuracy"] == 0.93
+    assert tables["03_ann_to_snn.ipynb"].loc[("map", "digits", "SNN"), "status"] == "ok"
+    overview = readme_table.accuracy_overview(rows)
+    assert overview.shape == (2, 2)
+    assert readme_table.notebook_tables([]) == {} and readme_table.accuracy_overview([]).empty
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "05_weight_precision.ipynb").write_text("{}")
+    for name in ("05_precision.png", "99_other.png"):
+        (tmp_path / name).write_bytes(b"")
+    index = readme_table.figure_index(tmp_path, tmp_path / "nb")
+    assert index[["figure", "notebook"]].values.tolist() == [
+        ["05_precision.png", "05_weight_precision.ipynb"], ["99_other.png", "unknown"]]

@@ -1,0 +1,86 @@
+"""The reproduce runner: order, parameters, stop at the first failure, keep its executed copy."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from lprnn import reproduce
+
+
+def _notebook(path, *sources, parameters="quick = False\nfull = False"):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# tiny"), cell]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_runs_in_order_passes_parameters_and_stops_at_failure(tmp_path):
+    log_file = tmp_path / "log.jsonl"
+    write = (f"import json\nwith open({str(log_file)!r}, 'a') as f:\n"
+             "    f.write(json.dumps(dict(name=NAME, quick=quick, full=full)) + '\\n')")
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    good = _notebook(src / "01_good.ipynb", "NAME = 'good'", write)
+    bad = _notebook(src / "02_bad.ipynb", "NAME = 'bad'", write, "raise ValueError('boom in cell')")
+    never = _notebook(src / "03_never.ipynb", "NAME = 'never'", write)
+    out = tmp_path / "executed"
+    lines = []
+    with pytest.raises(reproduce.NotebookFailed) as info:
+        reproduce.run_notebooks([good, bad, never], quick=True, output_dir=out, log=lines.append)
+    err = info.value
+    assert err.notebook == bad and err.executed == out / "02_bad.ipynb"
+    assert "ValueError: boom in cell" in str(err) and str(out / "02_bad.ipynb") in str(err)
+    assert [r.notebook for r in err.completed] == [good]
+    # the failing notebook's executed copy is kept, with the error in the failing cell
+    executed = nbformat.read(out / "02_bad.ipynb", as_version=4)
+    assert "boom in cell" in err.source
+    failing = [c for c in executed.cells if c.get("execution_count") == err.execution_count]
+    assert len(failing) == 1 and "boom in cell" in failing[0].source
+    assert any(o.get("ename") == "ValueError" for o in failing[0].outputs)
+    assert not (out / "03_never.ipynb").exists()
+    ran = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert ran == [dict(name="good", quick=True, full=False), dict(name="bad", quick=True, full=False)]
+    assert lines[1].startswith("[1/3] 01_good.ipynb") and "ok in" in lines[2]
+    assert "FAILED" in lines[-1]
+    # sources are never overwritten
+    assert nbformat.read(good, as_version=4).cells[2].outputs == []
+
+
+@pytest.mark.slow
+def test_main_full_mode_and_exit_codes(tmp_path, capsys):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    nb = _notebook(src / "01_ok.ipynb", "assert full and not quick")
+    out = tmp_path / "executed"
+    assert reproduce.main(["--full", "--no-readme", "--output-dir", str(out), str(nb)]) == 0
+    assert (out / "01_ok.ipynb").is_file()
+    assert reproduce.main(["--no-readme", "--output-dir", str(out), str(nb)]) == 1
+    assert "AssertionError" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="at most one"):
+        reproduce.notebook_parameters(quick=True, full=True)
+    assert reproduce.notebook_parameters() == {}
+    assert reproduce.notebook_parameters(full=True) == {"full": True}
+    with pytest.raises(FileNotFoundError, match="missing.ipynb"):
+        reproduce.run_notebooks([tmp_path / "missing.ipynb"], log=lambda _: None)
+    (tmp_path / "x.py").write_text("")
+    with pytest.raises(ValueError, match="expected a .ipynb"):
+        reproduce.run_notebooks([tmp_path / "x.py"], log=lambda _: None)
+    with pytest.raises(ValueError, match="no notebooks"):
+        reproduce.run_notebooks([], log=lambda _: None)
+    nb = _notebook(tmp_path / "01_a.ipynb", "pass")
+    with pytest.raises(ValueError, match="source notebooks"):
+        reproduce.run_notebooks([nb], output_dir=tmp_path, log=lambda _: None)
+    assert reproduce.main(["--no-readme", str(tmp_path / "missing.ipynb")]) == 2
+    with pytest.raises(SystemExit):
+        reproduce.main(["--quick", "--full", str(nb)])

@@ -12,7 +12,8 @@ code over float64 state variables that hold integers; every operation is exact i
     decay(x, d) = sign(x) · floor(|x| · (4096 − d) / 4096)     (= sign(x)·((|x|·(4096−d)) >> 12))
     a     = floor(A_ff · 2**e_W) + floor(A_rec · 2**e_U)          (<< e, or >> −e = floor)
     i_in  = clip(decay(i_in, d_in) + a, −MAX, MAX)
-    i_ip  = clip(decay(i_ip, d_ip) + i_in + bias, 0, MAX)
+    u     = i_in + bias                 (clip(i_in + bias, 0, drive_max) when drive_max is set)
+    i_ip  = clip(decay(i_ip, d_ip) + u, 0, MAX)
     v     = clip(decay(v, d_v) + i_ip + i_fb, 0, MAX)
     i_fb  = decay(i_fb, d_fb)                                      ("start" slot, every step)
     s     = v > θ                                                  ("thresholds" slot)
@@ -66,18 +67,20 @@ class Brian2Result:
     logits: np.ndarray        # int64 [C]; over the simulated steps only
     n_snn_steps: int
     build_seconds: float      # constructing the Brian2 objects
-    run_seconds: float        # brian2.Network.run (code generation included)
+    warmup_seconds: float     # the first SNN step (code generation included)
+    run_seconds: float        # the remaining n_snn_steps − 1 steps
 
 
-def _update_code(layer_index: int) -> str:
+def _update_code(clamp_drive: bool) -> str:
     def decay(x: str, d: str) -> str:
         return _DECAY.format(x=x, d=d, unity=hardware.DECAY_UNITY)
+    drive = "clip(i_in + bias, 0, drive_max)" if clamp_drive else "i_in + bias"
     return "\n".join([
         "a_step = floor(A_ff * scale_ff) + floor(A_rec * scale_rec)",
         "A_ff = 0",
         "A_rec = 0",
         f"i_in = clip({decay('i_in', 'd_in')} + a_step, -state_max, state_max)",
-        f"i_ip = clip({decay('i_ip', 'd_ip')} + i_in + bias, 0, state_max)",
+        f"i_ip = clip({decay('i_ip', 'd_ip')} + {drive}, 0, state_max)",
         f"v = clip({decay('v', 'd_v')} + i_ip + i_fb, 0, state_max)",
         f"i_fb = {decay('i_fb', 'd_fb')}",
     ])
@@ -120,12 +123,14 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
         namespace = dict(d_in=p.decay_in, d_ip=p.decay_ip, d_v=p.decay_v, d_fb=p.decay_fb,
                          w_fb=float(p.feedback_weight), theta=float(p.threshold),
                          state_max=float(hardware.STATE_MAX),
+                         drive_max=float(p.drive_max if p.drive_max is not None else 0),
                          scale_ff=2.0 ** layer.weight_exp, scale_rec=2.0 ** layer.recurrent_weight_exp)
         group = brian2.NeuronGroup(layer.n_neurons, _NEURON_MODEL, threshold="v > theta",
                                    reset="v = 0\ni_fb = clip(i_fb + w_fb, -state_max, state_max)",
                                    namespace=namespace, name=f"layer{index}")
         group.bias = layer.bias.astype(np.float64)
-        group.run_regularly(_update_code(index), when="start", name=f"layer{index}_update")
+        group.run_regularly(_update_code(p.drive_max is not None), when="start",
+                            name=f"layer{index}_update")
         previous = source if index == 0 else groups[-1]
         on_pre = "A_ff_post += w * x_pre" if index == 0 else "A_ff_post += w"
         objects.append(_connect(previous, group, np.asarray(layer.weights), on_pre,
@@ -140,7 +145,10 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
     build_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    net.run(n_steps * dt)
+    net.run(dt)
+    warmup_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    net.run((n_steps - 1) * dt)
     run_seconds = time.perf_counter() - started
 
     spikes = {}
@@ -153,4 +161,4 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
     counts = spikes[network.layers[-1].name][window:].sum(axis=0).astype(np.int64)
     logits = (np.asarray(network.readout.weights, dtype=np.int64) @ counts
               + np.asarray(network.readout.bias, dtype=np.int64) * max(n_steps - window, 0))
-    return Brian2Result(spikes, logits, n_steps, build_seconds, run_seconds)
+    return Brian2Result(spikes, logits, n_steps, build_seconds, warmup_seconds, run_seconds)

@@ -124,12 +124,38 @@ REPORTED_CLAIMS: tuple[ReportedClaim, ...] = (
 
 @dataclass(frozen=True)
 class SnnActivity:
-    """Operations of one inference on the chip (means over the samples simulated)."""
+    """Operations of one inference on the chip (means over the samples simulated).
+
+    ``synaptic_ops`` is the simulator's total; ``spike_synaptic_ops`` the part driven by the
+    neurons' spikes (Σ spikes x fan-out); the rest is the graded input, which the simulator
+    sends into the first layer at every SNN step.
+    """
 
     synaptic_ops: float
+    spike_synaptic_ops: float
     spikes: float
     neuron_updates: int   # neurons x SNN steps
     snn_steps: int
+
+    @property
+    def input_synaptic_ops(self) -> float:
+        return self.synaptic_ops - self.spike_synaptic_ops
+
+
+def fan_out(network: LoihiNetwork) -> list[np.ndarray]:
+    """Per layer, each neuron's number of non-zero outgoing synapses.
+
+    To the next layer, its own layer's recurrent synapses, and the readout for the last layer
+    (the synapses a spike of that neuron activates).
+    """
+    outgoing = []
+    for i, layer in enumerate(network.layers):
+        targets = [network.layers[i + 1].weights if i + 1 < len(network.layers)
+                   else network.readout.weights]
+        if layer.recurrent_weights is not None:
+            targets.append(layer.recurrent_weights)
+        outgoing.append(sum(np.count_nonzero(w, axis=0) for w in targets).astype(np.int64))
+    return outgoing
 
 
 def _check_count(name: str, value: float) -> None:
@@ -159,15 +185,18 @@ def snn_activity(network: LoihiNetwork, result, n_ann_steps: int) -> SnnActivity
     if len(layers) != len(network.layers):
         raise ValueError(f"result has spike counts for {len(layers)} layers, "
                          f"expected {len(network.layers)} (one per network layer)")
-    spikes = sum(float(torch.as_tensor(c, dtype=torch.float64).sum(-1).mean()) for c in layers)
+    layers = [torch.as_tensor(c, dtype=torch.float64) for c in layers]
+    spikes = sum(float(c.sum(-1).mean()) for c in layers)
+    spike_ops = sum(float((c @ torch.as_tensor(f, dtype=torch.float64)).mean())
+                    for c, f in zip(layers, fan_out(network)))
     snn_steps = n_ann_steps * network.steps_per_ann_step
     simulated = getattr(result, "n_snn_steps", snn_steps)
     if simulated != snn_steps:
         raise ValueError(f"result ran {simulated} SNN steps, expected {snn_steps} "
                          f"(n_ann_steps={n_ann_steps} x k={network.steps_per_ann_step})")
     neurons = sum(layer.n_neurons for layer in network.layers)
-    return SnnActivity(synaptic_ops=_mean(result.synaptic_ops), spikes=spikes,
-                       neuron_updates=neurons * snn_steps, snn_steps=snn_steps)
+    return SnnActivity(synaptic_ops=_mean(result.synaptic_ops), spike_synaptic_ops=spike_ops,
+                       spikes=spikes, neuron_updates=neurons * snn_steps, snn_steps=snn_steps)
 
 
 def ann_macs_per_step(network: LoihiNetwork, *, skip_zero_weights: bool = False) -> int:

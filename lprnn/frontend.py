@@ -98,7 +98,7 @@ def hd_logmel(waveform: torch.Tensor, sample_rate: int = HD_SAMPLE_RATE) -> torc
 
 
 def gsc_fbank(waveform: torch.Tensor, sample_rate: int = GSC_SAMPLE_RATE) -> torch.Tensor:
-    """Kaldi fbank features (40 mel bins) of one clip ``[samples]`` or ``[1, samples]``: ``[T, 40]``.
+    """Kaldi fbank (40 mel bins) of one clip ``[samples]`` or ``[1, samples]``: ``[T, 40]``.
 
     With Kaldi's 25 ms frames and 10 ms shift, a 1 s clip at 16 kHz gives 98 frames.
     """

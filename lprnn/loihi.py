@@ -64,6 +64,7 @@ from torch import Tensor
 
 from lprnn import hardware
 from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.snn import READOUT_SOURCES, simulate
 
 # Readout multiplier R (see module doc): resolution of the per-step readout bias.
 READOUT_MULTIPLIER = 2 ** 10
@@ -77,6 +78,7 @@ NEURONS_PER_CORE = 8192
 SYNAPTIC_MEMORY_BITS_PER_CORE = 128 * 1024 * 8
 MAX_CALIBRATION_ROUNDS = 6
 ACTIVATION_CLAMPS = ("drive", "state")
+THRESHOLDS = ("half_step", "zero")
 
 
 class MappingError(ValueError):
@@ -209,7 +211,8 @@ def _worst_case_peaks(layers: list[dict[str, Any]], a_max: float, input_bound: f
 
 def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor | None = None,
                 headroom_bits: float = 1.0, input_bound: float = DEFAULT_INPUT_BOUND,
-                activation_clamp: str = "drive", progress: bool = False) -> LoihiNetwork:
+                activation_clamp: str = "drive", threshold: str = "half_step",
+                readout: str = "decoded", progress: bool = False) -> LoihiNetwork:
     """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
 
     ``calibration`` ([B, T, F] features like the model's inputs) sets and verifies the scales
@@ -222,6 +225,11 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     if activation_clamp not in ACTIVATION_CLAMPS:
         raise MappingError(f"activation_clamp={activation_clamp!r}: expected one of "
                            f"{list(ACTIVATION_CLAMPS)}")
+    if threshold not in THRESHOLDS:
+        raise MappingError(f"threshold={threshold!r}: expected one of {list(THRESHOLDS)}")
+    if readout not in READOUT_SOURCES:
+        raise MappingError(f"readout={readout!r}: expected one of {list(READOUT_SOURCES)}")
+    readout_source = readout
     d_ip = feedforward_decay(config.retention_ratio, k)
     d_fb = d_in_hidden = d_ip
     a_max = float(config.a_max)
@@ -231,7 +239,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     if not headroom_bits >= 0:
         raise MappingError(f"headroom_bits={headroom_bits}: expected ≥ 0")
     quantum = 2.0 ** -config.weight_frac_bits
-    *layers, readout = _layer_weights(model)
+    *layers, readout_params = _layer_weights(model)
     for layer in layers:
         layer["qW"] = _to_grid(layer["name"], "weight", layer["W"], quantum)
         layer["qU"] = (None if layer["U"] is None
@@ -239,7 +247,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
         both = layer["qW"] if layer["qU"] is None else np.concatenate([layer["qW"].ravel(),
                                                                        layer["qU"].ravel()])
         layer["c_max"] = _max_multiplier(layer["name"], both)
-    q_out = _to_grid("out", "readout weight", readout["W"], quantum)
+    q_out = _to_grid("out", "readout weight", readout_params["W"], quantum)
 
     if calibration is not None:
         model.check_input(calibration)
@@ -248,11 +256,11 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
         peaks = _worst_case_peaks(layers, a_max, input_bound)
     shrink = [1.0] * len(layers)   # extra scale-down per layer found by calibration runs
     for _ in range(MAX_CALIBRATION_ROUNDS):
-        network = _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb,
-                         d_in_hidden, quantum, headroom_bits, activation_clamp)
+        network = _build(layers, q_out, readout_params, peaks, shrink, config, k, d_ip, d_fb,
+                         d_in_hidden, quantum, headroom_bits, activation_clamp, threshold,
+                         readout_source)
         if calibration is None:
             return network
-        from lprnn.snn import simulate  # the simulator imports nothing from here; avoid a cycle
         result = simulate(network, calibration, progress=progress)
         limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
         over = {i: result.state_max[layer.name] / limit for i, layer in enumerate(network.layers)
@@ -271,14 +279,14 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
 
 
 def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hidden, quantum,
-           headroom_bits, activation_clamp) -> LoihiNetwork:
+           headroom_bits, activation_clamp, threshold, readout_source) -> LoihiNetwork:
     a_max = float(config.a_max)
     state_limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
     mapped, metadata_layers = [], {}
     input_scale = None
     for i, (layer, peak) in enumerate(zip(layers, peaks)):
         name = layer["name"]
-        # Largest gain g keeping state_scale·max(z_peak, a_max) under the limit.
+        # Largest gain g keeping ip_scale·max(z_peak, a_max) under the limit.
         gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
         if i == 0:
             # Any c is exact; the smallest leaves the most gain to input_scale (input resolution).
@@ -291,7 +299,9 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
             c, e = _best_multiplier(name, gain_target / unit, layer["c_max"])
             gain = c * 2 ** e * unit
             d_in = d_in_hidden
-        state_scale = gain * hardware.DECAY_UNITY / d_ip
+        ip_scale = gain * hardware.DECAY_UNITY / d_ip      # i_ip units per unit of z
+        # The half-step comparator's reconstruction averages (1 − d_fb)·i_ip (sigma_delta doc).
+        state_scale = ip_scale * (1 - d_fb / hardware.DECAY_UNITY if threshold == "half_step" else 1.0)
         w_fb = -round(a_max * state_scale * d_fb / hardware.DECAY_UNITY)
         if w_fb > -1 or w_fb < hardware.STATE_MIN:
             raise MappingError(f"layer {name}: feedback weight {w_fb} outside "
@@ -300,7 +310,8 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         bias_mantissa, bias_exp = _bias_fixed(name, bias_exact)
         drive_max = round(gain * a_max) if activation_clamp == "drive" else None
         neuron = SigmaDeltaFixedParams(decay_in=d_in, decay_ip=d_ip, decay_v=hardware.DECAY_UNITY,
-                                       decay_fb=d_fb, feedback_weight=w_fb, threshold=0,
+                                       decay_fb=d_fb, feedback_weight=w_fb,
+                                       threshold=-w_fb // 2 if threshold == "half_step" else 0,
                                        drive_max=drive_max)
         weights = (c * layer["qW"]).astype(np.int32)
         recurrent = None if layer["qU"] is None else (c * layer["qU"]).astype(np.int32)
@@ -318,23 +329,28 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
             bias_error_max=float(np.abs(bias_back - layer["b"]).max(initial=0.0)),
             feedback_weight_error=float(abs(-w_fb - a_max * state_scale * d_fb
                                             / hardware.DECAY_UNITY) / state_scale),
-            drive_peak=peak, estimated_state_max=float(state_scale * max(peak, a_max)))
-    # Readout: spikes per step per activation unit of the last layer (≈ 1/a_max).
+            ip_scale=ip_scale, drive_peak=peak,
+            estimated_state_max=float(ip_scale * max(peak, a_max)))
+    # Readout: what c (snn doc) gains per step per activation unit of the last layer.
     last = mapped[-1]
-    rate = last.state_scale * d_fb / (hardware.DECAY_UNITY * -last.neuron.feedback_weight)
-    readout_bias = np.round(READOUT_MULTIPLIER * readout["b"] * rate / quantum).astype(np.int64)
-    loihi_readout = LoihiReadout(weights=(READOUT_MULTIPLIER * q_out).astype(np.int32),
-                                 bias=readout_bias)
+    if readout_source == "decoded":
+        multiplier, rate = 1, last.state_scale
+    else:
+        multiplier = READOUT_MULTIPLIER
+        rate = last.state_scale * d_fb / (hardware.DECAY_UNITY * -last.neuron.feedback_weight)
+    readout_bias = np.round(multiplier * readout["b"] * rate / quantum).astype(np.int64)
+    loihi_readout = LoihiReadout(weights=(multiplier * q_out).astype(np.int32),
+                                 bias=readout_bias, source=readout_source)
     metadata = dict(
         retention_ratio=config.retention_ratio, a_max=a_max,
         weight_frac_bits=config.weight_frac_bits,
         effective_retention_ratio=(1 - d_ip / hardware.DECAY_UNITY) ** k,
         tau_ip_snn_steps=-k / math.log(config.retention_ratio),
         quantization_step=a_max * d_fb / hardware.DECAY_UNITY,
-        readout=dict(multiplier=READOUT_MULTIPLIER, rate_per_activation=rate,
-                     bias_error_max=float(np.abs(readout_bias * quantum / (READOUT_MULTIPLIER * rate)
+        readout=dict(multiplier=multiplier, gain_per_activation=rate,
+                     bias_error_max=float(np.abs(readout_bias * quantum / (multiplier * rate)
                                                  - readout["b"]).max(initial=0.0))),
-        headroom_bits_target=headroom_bits, activation_clamp=activation_clamp,
+        headroom_bits_target=headroom_bits, activation_clamp=activation_clamp, threshold=threshold,
         layers=metadata_layers)
     return LoihiNetwork(layers=mapped, readout=loihi_readout, steps_per_ann_step=k,
                         input_scale=float(input_scale), averaging=config.averaging,

@@ -77,10 +77,15 @@ class LoihiLayer:
 
 @dataclass
 class LoihiReadout:
-    """Integer readout: logits = weights · (last-layer spike counts in the window) + bias · steps."""
+    """Integer readout: logits = weights · c + bias · steps, with c per last-layer neuron over the
+    readout window: its spike count (``source="spike_counts"``) or the sum of its
+    reconstruction −i_fb over the window's SNN steps (``source="decoded"``; a readout neuron
+    whose synapse low-passes the spikes with the layer's d_fb and whose membrane integrates).
+    """
 
     weights: np.ndarray   # int32 [n_classes, n_last]
     bias: np.ndarray      # int64 [n_classes], added once per SNN step of the window
+    source: str = "spike_counts"   # "spike_counts" or "decoded"; older files load as counts
 
     @property
     def n_classes(self) -> int:
@@ -130,7 +135,7 @@ class LoihiNetwork:
                                recurrent_weight_exp=layer.recurrent_weight_exp))
         meta = dict(format=FORMAT, layers=layers, steps_per_ann_step=self.steps_per_ann_step,
                     input_scale=self.input_scale, averaging=self.averaging,
-                    metadata=self.metadata)
+                    readout_source=self.readout.source, metadata=self.metadata)
         np.savez_compressed(stem.with_suffix(".npz"), **arrays)
         stem.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=_json_default))
         return stem
@@ -158,7 +163,8 @@ class LoihiNetwork:
                 recurrent_weights=arrays[f"layers.{i}.recurrent_weights"] if m["recurrent"] else None,
                 recurrent_weight_exp=int(m["recurrent_weight_exp"]))
                 for i, m in enumerate(meta["layers"])]
-            readout = LoihiReadout(weights=arrays["readout.weights"], bias=arrays["readout.bias"])
+            readout = LoihiReadout(weights=arrays["readout.weights"], bias=arrays["readout.bias"],
+                                   source=meta.get("readout_source", "spike_counts"))
         return cls(layers=layers, readout=readout,
                    steps_per_ann_step=int(meta["steps_per_ann_step"]),
                    input_scale=float(meta["input_scale"]), averaging=meta["averaging"],

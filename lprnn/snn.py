@@ -9,9 +9,10 @@ convention of ``docs/ARCHITECTURE.md``; ``k = steps_per_ann_step``, ``x_int`` fr
     s_l(n), state_l ← sigma_delta_step_fixed(a_l(n), bias_l, state_l, neuron_l)
 
 ``<< e`` is a left shift for e ≥ 0 and an arithmetic right shift (floor) by −e for e < 0.
-Readout: ``logits = W_ro · c + bias · N_w`` with ``c`` the last layer's spike counts over the
-window (SNN steps ``n ≥ network.window_start(T)``, ``N_w`` of them); prediction = argmax
-(the first maximum on ties).
+Readout: ``logits = W_ro · c + bias · N_w`` over the window (SNN steps
+``n ≥ network.window_start(T)``, ``N_w`` of them), with ``c`` per last-layer neuron its spike
+count (readout source ``"spike_counts"``) or ``Σ_n −i_fb(n)``, the sum of its reconstruction
+after each step of the window (``"decoded"``); prediction = argmax (first maximum on ties).
 
 Exactness of the matmuls: spikes are 0/1 and weights integers, so ``W · s`` computed in
 float32 is exact as long as every partial sum stays below 2**24; :func:`simulate` checks the
@@ -42,6 +43,7 @@ from lprnn.network import LoihiLayer, LoihiNetwork
 
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53
+READOUT_SOURCES = ("spike_counts", "decoded")
 
 
 @dataclass
@@ -123,6 +125,9 @@ def _check_network(network: LoihiNetwork) -> None:
     if network.readout.weights.shape[1] != previous:
         raise ValueError(f"readout has {network.readout.weights.shape[1]} inputs, expected "
                          f"{previous}")
+    if network.readout.source not in READOUT_SOURCES:
+        raise ValueError(f"readout source {network.readout.source!r}: expected one of "
+                         f"{list(READOUT_SOURCES)}")
 
 
 def _fan_out(network: LoihiNetwork, index: int, connections: list[_Connection],
@@ -192,6 +197,7 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: 
               for layer in layers]
     counts = [torch.zeros(batch, layer.n_neurons, dtype=torch.int64, device=device)
               for layer in layers]
+    readout_source = network.readout.source
     window_counts = torch.zeros(batch, layers[-1].n_neurons, dtype=torch.int64, device=device)
     state_max = [torch.zeros((), dtype=torch.int64, device=device) for _ in layers]
     if record:
@@ -222,7 +228,7 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: 
         for l in range(len(layers)):
             counts[l] += spikes[l]
         if n >= window:
-            window_counts += spikes[-1]
+            window_counts += spikes[-1] if readout_source == "spike_counts" else -states[-1].i_fb
 
     n_window = n_steps - window
     readout_bias = torch.as_tensor(np.asarray(network.readout.bias, dtype=np.int64), device=device)

@@ -303,10 +303,16 @@ def _normalized(value: Any) -> Any:
 
 # -- recipes --------------------------------------------------------------------------------
 
+# Training options that do not change what is trained, left out of the cache key.
+_NOT_IN_KEY = ("device", "num_workers")
+
+
 def recipe_key(recipe: Any) -> str:
-    """12 hex digits identifying a recipe's name, dataset, options, model and training."""
+    """12 hex digits identifying a recipe's name, dataset, options, model and training
+    (except the device and the number of data-loading workers)."""
+    train = {k: v for k, v in recipe.train.items() if k not in _NOT_IN_KEY}
     spec = dict(name=recipe.name, dataset=recipe.dataset, dataset_options=recipe.dataset_options,
-                model=recipe.model, train=recipe.train)
+                model=recipe.model, train=train)
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 

@@ -26,6 +26,11 @@ def _network(k: int = 4) -> LoihiNetwork:
     return LoihiNetwork(layers, readout, steps_per_ann_step=k, input_scale=1.0)
 
 
+def test_fan_out_counts_nonzero_outgoing_synapses():
+    out = energy.fan_out(_network())
+    assert [f.tolist() for f in out] == [[3, 3], [1, 0, 0, 1]]
+
+
 def test_ann_macs_dense_and_nonzero_exact():
     net = _network()
     assert energy.ann_macs_per_step(net) == 6 + 4 + 8 + 8
@@ -38,8 +43,11 @@ def test_snn_activity_from_simulation_result():
                              spike_counts=[torch.tensor([[1, 2], [3, 4]]),
                                            torch.tensor([[0, 0, 1, 1], [2, 0, 0, 0]])])
     act = energy.snn_activity(net, result, n_ann_steps=5)
-    assert act == energy.SnnActivity(synaptic_ops=20.0, spikes=5.0 + 2.0,
-                                     neuron_updates=6 * 5 * 4, snn_steps=20)
+    # fan-out: layer 0 -> w2 columns (2, 2) + u1 columns (1, 1); layer 1 -> readout (1, 0, 0, 1)
+    spike_ops = ((1 * 3 + 2 * 3) + (3 * 3 + 4 * 3)) / 2 + ((0 + 0 + 0 + 1) + (2 + 0 + 0 + 0)) / 2
+    assert act == energy.SnnActivity(synaptic_ops=20.0, spike_synaptic_ops=spike_ops,
+                                     spikes=5.0 + 2.0, neuron_updates=6 * 5 * 4, snn_steps=20)
+    assert act.input_synaptic_ops == 20.0 - spike_ops
     keyed = SimpleNamespace(synaptic_ops=result.synaptic_ops,
                             spike_counts=dict(zip(["lpff", "rnn_layers.0"], result.spike_counts)))
     assert energy.snn_activity(net, keyed, 5) == act
@@ -54,7 +62,7 @@ def test_snn_activity_from_simulation_result():
 
 
 def test_loihi_energy_arithmetic():
-    act = energy.SnnActivity(synaptic_ops=1000.0, spikes=100.0, neuron_updates=50, snn_steps=10)
+    act = energy.SnnActivity(synaptic_ops=1000.0, spike_synaptic_ops=600.0, spikes=100.0, neuron_updates=50, snn_steps=10)
     e = energy.loihi_energy(act)
     assert e["synaptic"] == pytest.approx(1000 * 23.6e-12)
     assert e["neuron"] == pytest.approx(50 * 81e-12)
@@ -62,12 +70,12 @@ def test_loihi_energy_arithmetic():
     assert e["total"] == pytest.approx(23.6e-9 + 4.05e-9 + 0.17e-9)
     assert energy.loihi_energy(act, synaptic_op=1.0, neuron_update=0.0, spike=0.0)["total"] == 1000.0
     with pytest.raises(ValueError, match="synaptic_ops"):
-        energy.loihi_energy(energy.SnnActivity(-1.0, 0.0, 0, 1))
+        energy.loihi_energy(energy.SnnActivity(-1.0, 0.0, 0.0, 0, 1))
 
 
 def test_table_ratio_and_power():
     net = _network(k=4)
-    act = energy.SnnActivity(synaptic_ops=100.0, spikes=10.0, neuron_updates=6 * 40, snn_steps=40)
+    act = energy.SnnActivity(synaptic_ops=100.0, spike_synaptic_ops=80.0, spikes=10.0, neuron_updates=6 * 40, snn_steps=40)
     table = energy.energy_table(net, act, n_ann_steps=10, ann_step_seconds=0.01).set_index("platform")
     loihi_uj = energy.loihi_energy(act)["total"] * 1e6
     m4 = table.loc["ANN on ARM Cortex-M4 (dense)"]
@@ -100,3 +108,25 @@ def test_latency_and_bad_inputs():
         energy.latency_per_ann_step(10, -1.0)
     with pytest.raises(ValueError, match="macs"):
         energy.mac_energy(-5, 1e-12)
+
+
+def test_spike_and_input_operations_add_up_to_the_simulator_count():
+    lprnn_model = pytest.importorskip("lprnn.model")
+    loihi = pytest.importorskip("lprnn.loihi")
+    snn = pytest.importorskip("lprnn.snn")
+    torch.manual_seed(0)
+    model = lprnn_model.LpRNNClassifier(lprnn_model.ModelConfig(
+        n_inputs=5, ff_size=4, rnn_sizes=(6,), n_classes=3)).eval()
+    x = torch.randn(3, 7, 5)
+    network = loihi.map_network(model, steps_per_ann_step=3, calibration=x)
+    result = snn.simulate(network, x)
+    act = energy.snn_activity(network, result, n_ann_steps=7)
+    # the graded input x_int[n // k] is sent at every SNN step (the simulator counts all N steps;
+    # the very first send only arrives after the one-step delay, so N - 1 of them reach layer 1)
+    x_int = snn.encode_input(network, x)
+    sent = (x_int != 0).to(torch.float64).repeat_interleave(3, dim=1)
+    fan_in_first = torch.as_tensor(np.count_nonzero(network.layers[0].weights, axis=0), dtype=torch.float64)
+    all_steps = float((sent @ fan_in_first).sum(-1).mean())
+    all_but_last = float((sent[:, :-1] @ fan_in_first).sum(-1).mean())
+    assert all_but_last - 1e-9 <= act.input_synaptic_ops <= all_steps + 1e-9
+    assert act.spikes == pytest.approx(sum(float(c.sum(-1).double().mean()) for c in result.spike_counts.values()))

@@ -9,6 +9,7 @@ import pytest
 import soundfile
 import torch
 
+from lprnn import config
 from lprnn.datasets import cache, hd
 from lprnn.datasets.digits import CLASSES as DIGITS_CLASSES
 
@@ -94,7 +95,7 @@ def test_splits_labels_and_shapes(release: Path) -> None:
 
 def test_features_are_cached(release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = hd.load("test", root=release, progress=False)
-    entries = list((Path(cache.config.data_dir()) / "features" / "hd").glob("*.pt"))
+    entries = list((config.data_dir() / "features" / "hd").glob("*.pt"))
     assert len(entries) == 1
 
     def fail(*args: object, **kwargs: object) -> None:
@@ -145,3 +146,29 @@ def test_bad_arguments(release: Path) -> None:
         hd.load("train", root=release, val_speakers=(0, 2))
     with pytest.raises(TypeError, match="tuple of speaker ids"):
         hd.load("train", root=release, val_speakers=2)
+
+
+def test_feature_cache_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path))
+    calls = []
+
+    def compute() -> dict[str, torch.Tensor]:
+        calls.append(1)
+        return dict(features=torch.arange(3.0))
+
+    key = dict(split="test", n_mels=80)
+    assert torch.equal(cache.cached_features("demo", key, compute)["features"], torch.arange(3.0))
+    cache.cached_features("demo", key, compute)
+    assert len(calls) == 1
+    cache.cached_features("demo", dict(key, n_mels=40), compute)  # another key: recomputed
+    assert len(calls) == 2
+    path = cache.cache_path("demo", key)
+    assert path.with_suffix(".json").is_file()
+    path.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="unreadable"):
+        cache.cached_features("demo", key, compute)
+    assert len(calls) == 3 and torch.load(path, weights_only=True)["features"].shape == (3,)
+    with pytest.raises(TypeError, match="not JSON-serializable"):
+        cache.cache_path("demo", dict(root=Path("/x")))
+    with pytest.raises(ValueError, match="plain folder name"):
+        cache.cache_path("../up", key)

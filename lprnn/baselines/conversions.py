@@ -111,9 +111,9 @@ def simulate_rate_coded(model: nn.Module, x: Tensor, steps_per_ann_step: int = 1
     """
     if isinstance(steps_per_ann_step, bool) or not isinstance(steps_per_ann_step, int) or steps_per_ann_step < 1:
         raise ValueError(f"steps_per_ann_step={steps_per_ann_step!r}: expected a positive integer")
+    layers, readout_w, readout_b = _deployed_layers(model)
     _check_input(model, x)
     config = model.config
-    layers, readout_w, readout_b = _deployed_layers(model)
     input_fan_out, fan_outs = _fan_outs(layers, readout_w)
     k, a_max = steps_per_ann_step, config.a_max
     retention = config.retention_ratio ** (1.0 / k)
@@ -170,10 +170,10 @@ def simulate_stock_sigma_delta(model: nn.Module, x: Tensor, threshold: float, *,
     """
     if not threshold >= 0:
         raise ValueError(f"threshold={threshold}: expected a delta threshold >= 0")
+    layers, readout_w, readout_b = _deployed_layers(model)
     _check_input(model, x)
     config = model.config
     alpha, a_max = config.retention_ratio, config.a_max
-    layers, readout_w, readout_b = _deployed_layers(model)
     input_fan_out, fan_outs = _fan_outs(layers, readout_w)
 
     def run(batch: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:

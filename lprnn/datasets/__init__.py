@@ -5,14 +5,17 @@ Every dataset is a fixed-length sequence classification set: ``features [N, T, F
 
 Registry. :data:`LOADERS` maps a dataset name to its loader, a function
 
-    loader(split: str, *, root: Path, download: bool, quick: bool, **options) -> SequenceDataset
+    loader(split: str, *, root: Path | None, download: bool, quick: bool, **options)
+        -> SequenceDataset
 
-To add a dataset ``NAME``: write ``lprnn/datasets/NAME.py`` with such a function called ``load``
+To add a dataset ``NAME``: write ``lprnn/datasets/NAME.py`` with a function
+``load(split, *, root: Path, download, quick, progress=True, **options) -> SequenceDataset``
 (it may import :class:`SequenceDataset` from here) and add ``"NAME": _module_loader("NAME")`` to
-:data:`LOADERS`. Modules are imported on first use, so a dataset's optional dependencies are only
-needed when it is loaded. :func:`load_dataset` checks the name and the split and resolves
-``root`` (default ``lprnn.config.data_dir() / NAME``) before calling the loader; the loader checks
-its own options and raises ``ValueError`` listing the known ones.
+:data:`LOADERS` (``_module_loader(module, function, folder=..., **preset_options)`` for variants
+of one module, e.g. ``gsc35``). Modules are imported on first use, so a dataset's optional
+dependencies are only needed when it is loaded. :func:`load_dataset` checks the name and the
+split; the entry resolves ``root=None`` to ``lprnn.config.data_dir() / folder``; the module's
+``load`` checks its own options and raises ``ValueError`` listing the known ones.
 """
 
 from __future__ import annotations
@@ -77,12 +80,19 @@ class SequenceDataset(Dataset):
 Loader = Callable[..., SequenceDataset]
 
 
-def _module_loader(module_name: str) -> Loader:
-    """The ``load`` function of ``lprnn.datasets.<module_name>``, imported on first call."""
+def _module_loader(module_name: str, function: str = "load", folder: str | None = None,
+                   **preset: object) -> Loader:
+    """A registry entry: ``lprnn.datasets.<module_name>.<function>``, imported on first call.
 
-    def load(split: str, **kwargs: object) -> SequenceDataset:
+    ``root=None`` becomes ``lprnn.config.data_dir() / folder`` (default: the module name), so
+    entries that share data (``gsc`` and ``gsc35``) share one folder; ``preset`` options are
+    passed first and can be overridden by the caller's.
+    """
+
+    def load(split: str, *, root: Path | None, **kwargs: object) -> SequenceDataset:
         module = importlib.import_module(f"lprnn.datasets.{module_name}")
-        return module.load(split, **kwargs)
+        root = root if root is not None else config.data_dir() / (folder or module_name)
+        return getattr(module, function)(split, root=root, **{**preset, **kwargs})
 
     load.__name__ = f"load_{module_name}"
     return load
@@ -90,6 +100,12 @@ def _module_loader(module_name: str) -> Loader:
 
 LOADERS: dict[str, Loader] = {
     "digits": _module_loader("digits"),
+    "hd": _module_loader("hd"),
+    "gsc": _module_loader("gsc"),
+    "gsc35": _module_loader("gsc", folder="gsc", task=35),
+    "gsc_v1": _module_loader("gsc", folder="gsc", version="v0.01"),
+    "shd": _module_loader("shd"),
+    "ssc": _module_loader("shd", "load_ssc", folder="ssc"),
 }
 
 
@@ -101,13 +117,15 @@ def load_dataset(name: str = "digits", split: str = "train", *, root: str | Path
                  download: bool = False, quick: bool = False, **options: object) -> SequenceDataset:
     """The ``split`` ("train", "val" or "test") of dataset ``name``.
 
-    ``root``: where the dataset is kept or generated (default ``lprnn.config.data_dir() / name``);
+    ``root``: where the dataset is kept or generated (default ``lprnn.config.data_dir()/<folder>``,
+    the folder being the dataset's name except for ``gsc35``/``gsc_v1``, which share ``gsc``);
     ``download``: allow fetching data that is not there yet (datasets that need it);
-    ``quick``: the dataset's small smoke-test version; ``options``: dataset-specific settings.
+    ``quick``: the dataset's small smoke-test version; ``options``: dataset-specific settings
+    (e.g. ``progress=False``; each loader lists its own and rejects unknown ones).
     """
     if name not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {dataset_names()}")
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
-    root = Path(root).expanduser() if root is not None else config.data_dir() / name
+    root = Path(root).expanduser() if root is not None else None
     return LOADERS[name](split, root=root, download=bool(download), quick=bool(quick), **options)

@@ -1,7 +1,7 @@
 """Google Speech Commands (v0.01 and v0.02) through torchaudio's ``SPEECHCOMMANDS``.
 
-Layout: torchaudio's, ``<root>/SpeechCommands/speech_commands_v0.0X/<word>/<speaker>_nohash_<n>.wav``
-with ``validation_list.txt`` and ``testing_list.txt`` (the official splits: ``val`` and
+Layout: torchaudio's,
+``<root>/SpeechCommands/speech_commands_v0.0X/<word>/<speaker>_nohash_<n>.wav`` with ``validation_list.txt`` and ``testing_list.txt`` (the official splits: ``val`` and
 ``test``; ``train`` is every other clip) and ``_background_noise_/*.wav``.
 ``download=True`` lets torchaudio fetch the archive from download.tensorflow.org and check its
 sha256.

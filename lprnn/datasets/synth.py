@@ -3,6 +3,7 @@
 A minimal ctypes binding: the library is initialised once per process in synchronous mode and
 audio is collected through the synth callback. eSpeak NG keeps global state, so synthesis is
 serial (a word takes a few milliseconds). No root, no system package and no network needed.
+The waveforms are not bit-reproducible: the same call twice can differ by a few samples.
 
     >>> wave = synthesize("seven", Voice("en+f3", pitch=60, rate=170))
     >>> wave.dtype, SAMPLE_RATE

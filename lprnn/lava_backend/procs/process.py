@@ -29,11 +29,12 @@ class SigmaDeltaLowPass(AbstractProcess):
     """A population of adaptive ΣΔ low-pass neurons (one lpRNN unit each).
 
     Per SNN step, with synaptic input a (the summed Dense outputs) and integer states that
-    saturate at ±(2**23 − 1) (see :mod:`lprnn.functional.sigma_delta` for the exact rules):
+    saturate at ±(2**23 − 1) (:mod:`lprnn.functional.sigma_delta` has the exact rules):
 
         i_in ← sat(decay(i_in, decay_in) + a)
-        i_ip ← max(0, sat(decay(i_ip, decay_ip) + i_in + bias))
-        v    ← sat(decay(v, decay_v) + i_ip + i_fb)      (clipping as in the functional core)
+        u    = i_in + bias            (clamped to [0, drive_max] when drive_max is set)
+        i_ip ← clip(decay(i_ip, decay_ip) + u, 0, 2**23 − 1)
+        v    ← clip(decay(v, decay_v) + i_ip + i_fb, 0, 2**23 − 1)
         s    = v > threshold ;  v ← 0 where s
         i_fb ← sat(decay(i_fb, decay_fb) + feedback_weight · s)
 

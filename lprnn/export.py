@@ -1,0 +1,165 @@
+"""Export the Lava-ready network to files a Loihi user can load without our training code.
+
+:func:`export_network` writes, next to each other:
+
+- ``<stem>.npz`` + ``<stem>.json``: the complete :class:`~lprnn.network.LoihiNetwork`
+  (:meth:`LoihiNetwork.save`; plain NumPy arrays and JSON, no pickle). Per layer ``i`` the
+  arrays ``layers.i.weights`` [n, n_in] and ``layers.i.recurrent_weights`` [n, n] (int32 Lava
+  ``Dense`` weights), ``layers.i.bias_mantissa`` [n]; ``readout.weights`` [C, n_last] and
+  ``readout.bias`` [C]. The JSON holds per layer ``weight_exp``, ``recurrent_weight_exp``,
+  ``bias_exp`` and the neuron's integer parameters, plus ``steps_per_ann_step``,
+  ``input_scale`` and ``averaging``. With ``numpy`` and ``json`` alone this is everything
+  needed to rebuild the network (``docs/ARCHITECTURE.md`` and :mod:`lprnn.network` give the
+  arithmetic); :mod:`lprnn.lava_backend` builds and runs it in Lava.
+- ``<stem>.h5``: the same network in the HDF5 layout of lava-dl ``netx``
+  (``layer/0`` input, ``layer/i`` of type ``dense`` or ``dense_rec`` with ``weight``,
+  ``weight_rec``, ``bias``, ``shape`` and a ``neuron`` group), readable with
+  ``lava.lib.dl.netx.utils.NetDict`` or plain ``h5py``. netx can express the synapses (the
+  layer chain, dense feed-forward and recurrent weight matrices, biases) but not the rest;
+  :data:`NETX_LIMITATIONS` (also stored in the file) says what, and :func:`load_netx` reads
+  the extra fields back into an identical LoihiNetwork.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+
+from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+
+NETX_FORMAT = "lprnn-netx-v1"
+NEURON_TYPE = "LPRNN_SIGMA_DELTA_LOWPASS"
+READOUT_TYPE = "LPRNN_SPIKE_COUNT_READOUT"
+NETX_LIMITATIONS = (
+    f"neuron: the adaptive sigma-delta low-pass neuron (type {NEURON_TYPE}: four states i_in, "
+    "i_ip, v, i_fb with self-feedback) is none of netx's neuron types (CUBA/LOIHI, SDNN, RF); "
+    "netx.hdf5.Network cannot instantiate it. Its integer parameters are in each layer's "
+    "'neuron' group; lprnn.lava_backend runs it.",
+    "weight exponent: netx re-derives weight_exp and num_weight_bits from the stored weights "
+    "(optimize_weight_bits) and ignores a stored exponent; our exact per-layer exponents are "
+    "in 'wgtExp' and 'wgtExpRec'.",
+    "bias: netx reads 'bias' as a mantissa with a fixed bias_exp of 6; ours is the effective "
+    "integer bias (mantissa 'biasMant' times 2**'biasExp').",
+    "input: graded input x_int = round(x * input_scale) held for steps_per_ann_step steps "
+    "(attributes of the root group); netx has no zero-order hold.",
+    f"readout: the integer spike-count readout over the averaging window (type {READOUT_TYPE}) "
+    "has no netx equivalent.",
+)
+
+
+def export_network(network: LoihiNetwork, path: str | Path) -> dict[str, Path]:
+    """Write ``<stem>.npz``, ``<stem>.json`` and ``<stem>.h5``; returns their paths by suffix."""
+    stem = network.save(path)
+    h5 = save_netx(network, stem.with_suffix(".h5"))
+    return {"npz": stem.with_suffix(".npz"), "json": stem.with_suffix(".json"), "h5": h5}
+
+
+def _json_value(value):
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in network metadata")
+
+
+def _string(group, name: str, value: str) -> None:
+    """A string dataset the way lava-dl writes them (netx's NetDict decodes it as ASCII)."""
+    group.create_dataset(name, (1,), f"S{max(len(value), 1)}", [value.encode("ascii")])
+
+
+def _read_string(dataset) -> str:
+    value = dataset[()]
+    return (value[0] if np.ndim(value) else value).decode("ascii")
+
+
+def save_netx(network: LoihiNetwork, path: str | Path) -> Path:
+    """Write the network in lava-dl netx's HDF5 layout (see the module docstring)."""
+    import h5py
+
+    path = Path(path).with_suffix(".h5")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = NETX_FORMAT
+        f.attrs["steps_per_ann_step"] = network.steps_per_ann_step
+        f.attrs["input_scale"] = network.input_scale
+        f.attrs["averaging"] = network.averaging
+        f.attrs["netx_limitations"] = "\n".join(NETX_LIMITATIONS)
+        f.attrs["metadata"] = json.dumps(network.metadata, default=_json_value)
+        layers = f.create_group("layer")
+        first = layers.create_group("0")
+        _string(first, "type", "input")
+        first.create_dataset("shape", data=np.array([network.n_inputs]))
+        for i, layer in enumerate(network.layers, start=1):
+            group = layers.create_group(str(i))
+            recurrent = layer.recurrent_weights is not None
+            _string(group, "type", "dense_rec" if recurrent else "dense")
+            _string(group, "name", layer.name)
+            group.create_dataset("shape", data=np.array([layer.n_neurons]))
+            group.create_dataset("weight", data=layer.weights)
+            group.create_dataset("wgtExp", data=layer.weight_exp)
+            if recurrent:
+                group.create_dataset("weight_rec", data=layer.recurrent_weights)
+                group.create_dataset("wgtExpRec", data=layer.recurrent_weight_exp)
+            group.create_dataset("bias", data=layer.bias)
+            group.create_dataset("biasMant", data=layer.bias_mantissa)
+            group.create_dataset("biasExp", data=layer.bias_exp)
+            group.create_dataset("stateScale", data=layer.state_scale)
+            neuron = group.create_group("neuron")
+            _string(neuron, "type", NEURON_TYPE)
+            for name, value in asdict(layer.neuron).items():
+                if value is not None:
+                    neuron.create_dataset(name, data=value)
+        readout = layers.create_group(str(len(network.layers) + 1))
+        _string(readout, "type", "dense")
+        readout.create_dataset("shape", data=np.array([network.readout.n_classes]))
+        readout.create_dataset("weight", data=network.readout.weights)
+        readout.create_dataset("bias", data=network.readout.bias)
+        _string(readout.create_group("neuron"), "type", READOUT_TYPE)
+    return path
+
+
+def load_netx(path: str | Path) -> LoihiNetwork:
+    """Read a file written by :func:`save_netx` back into an identical LoihiNetwork."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"netx file {path} not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable HDF5 file ({err})") from None
+    with f:
+        if f.attrs.get("format") != NETX_FORMAT:
+            raise ValueError(f"{path}: format {f.attrs.get('format')!r}, expected "
+                             f"{NETX_FORMAT!r} (written by lprnn.export.save_netx)")
+        groups = [f["layer"][str(i)] for i in range(len(f["layer"]))]
+        layers = []
+        for group in groups[1:-1]:
+            neuron_group = group["neuron"]
+            neuron = SigmaDeltaFixedParams(**{
+                field.name: int(neuron_group[field.name][()]) if field.name in neuron_group
+                else None for field in fields(SigmaDeltaFixedParams)})
+            recurrent = _read_string(group["type"]) == "dense_rec"
+            layers.append(LoihiLayer(
+                name=_read_string(group["name"]), weights=group["weight"][()],
+                weight_exp=int(group["wgtExp"][()]), bias_mantissa=group["biasMant"][()],
+                bias_exp=int(group["biasExp"][()]), neuron=neuron,
+                state_scale=float(group["stateScale"][()]),
+                recurrent_weights=group["weight_rec"][()] if recurrent else None,
+                recurrent_weight_exp=int(group["wgtExpRec"][()]) if recurrent else 0))
+        readout = LoihiReadout(weights=groups[-1]["weight"][()], bias=groups[-1]["bias"][()])
+        return LoihiNetwork(layers=layers, readout=readout,
+                            steps_per_ann_step=int(f.attrs["steps_per_ann_step"]),
+                            input_scale=float(f.attrs["input_scale"]),
+                            averaging=str(f.attrs["averaging"]),
+                            metadata=json.loads(f.attrs["metadata"]))
+
+
+def load_network(path: str | Path) -> LoihiNetwork:
+    """Load an exported network: ``.h5`` with :func:`load_netx`, else the ``.npz`` + ``.json`` pair."""
+    path = Path(path)
+    if path.suffix == ".h5":
+        return load_netx(path)
+    return LoihiNetwork.load(path)

@@ -1,0 +1,271 @@
+"""The Lava backend: format checks, and Lava's fixed_pt run equal to the simulator, spike for spike.
+
+Tests that start Lava processes are marked ``lava`` (select with ``pytest -m lava``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("lava")
+
+from lava.utils.weightutils import SignMode, clip_weights, truncate_weights  # noqa: E402
+
+from lprnn import snn  # noqa: E402
+from lprnn.functional.sigma_delta import initial_state, sigma_delta_step  # noqa: E402
+from lprnn.lava_backend import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
+from lprnn.lava_backend.formats import (  # noqa: E402
+    check_network, dense_encoding, encode_inputs, lava_kept_weights)
+from lprnn.lava_backend.procs.models import float_params  # noqa: E402
+from lprnn.loihi import map_network  # noqa: E402
+from lprnn.model import LpRNNClassifier, ModelConfig  # noqa: E402
+from lprnn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
+                           SigmaDeltaFixedParams)
+
+NEURON = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,
+                               feedback_weight=-1200, threshold=0)
+
+
+def _hand_network(k: int = 4) -> LoihiNetwork:
+    rng = np.random.default_rng(0)
+    layers = [
+        LoihiLayer("lpff", rng.integers(-128, 128, (5, 3)).astype(np.int32) * 2, 2,
+                   rng.integers(-50, 50, 5).astype(np.int32), 3, NEURON, 1024.0),
+        LoihiLayer("rnn_layers.0", rng.integers(-128, 128, (4, 5)).astype(np.int32) * 2, 1,
+                   rng.integers(-50, 50, 4).astype(np.int32), 0, NEURON, 512.0,
+                   recurrent_weights=rng.integers(-128, 128, (4, 4)).astype(np.int32) * 2,
+                   recurrent_weight_exp=1),
+    ]
+    readout = LoihiReadout(rng.integers(-4, 5, (2, 4)).astype(np.int32), np.array([3, -2]))
+    return LoihiNetwork(layers, readout, steps_per_ann_step=k, input_scale=64.0)
+
+
+def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
+    """Exercises every sign mode, positive and negative exponents, recurrence and, when
+    ``saturating``, 24-bit saturation (large biases and inputs); otherwise moderate activity."""
+    rng = np.random.default_rng(seed)
+    bias_exps = (3, 8) if saturating else (0, 2)
+    sizes = [4, 7, 6, 5]
+    layers = []
+    for i, (n_in, n) in enumerate(zip(sizes[:-1], sizes[1:])):
+        kind = ["mixed", "excitatory", "inhibitory"][(i + seed) % 3]
+        if kind == "mixed":
+            w = rng.integers(-128, 128, (n, n_in)) * 2
+        elif kind == "excitatory":
+            w = rng.integers(0, 256, (n, n_in))             # odd weights are exact here
+        else:
+            w = -rng.integers(0, 129, (n, n_in)) * 2        # includes −256 (mixed mode)
+            w[0, 0] = -256
+        neuron = SigmaDeltaFixedParams(
+            decay_in=int(rng.integers(0, 4097)), decay_ip=int(rng.integers(1, 100)),
+            decay_v=int(rng.choice([0, 2048, 4096])), decay_fb=int(rng.integers(1, 800)),
+            feedback_weight=-int(rng.integers(100, 20_000)),
+            threshold=int(rng.choice([0, 1000])),
+            drive_max=None if i % 2 else int(rng.integers(1, 2 ** 22)))
+        recurrent = rng.integers(-128, 128, (n, n)).astype(np.int32) * 2 if i > 0 else None
+        layers.append(LoihiLayer(
+            f"layer{i}", w.astype(np.int32), int(rng.integers(-3, 8)),
+            rng.integers(-4095, 4096, n).astype(np.int32), int(rng.integers(*bias_exps)), neuron,
+            1.0, recurrent_weights=recurrent, recurrent_weight_exp=int(rng.integers(-2, 8))))
+    readout = LoihiReadout(rng.integers(-8, 9, (3, sizes[-1])).astype(np.int32),
+                           rng.integers(-50, 50, 3))
+    return LoihiNetwork(layers, readout, steps_per_ann_step=int(rng.integers(1, 5)),
+                        input_scale=3000.0 if saturating else 30.0,
+                        averaging=["second_half", "all"][seed % 2])
+
+
+def _assert_equal_to_simulator(network: LoihiNetwork, x: torch.Tensor) -> None:
+    reference = snn.simulate(network, x, record=True)
+    result = run_on_lava(network, x)
+    for layer, spikes in zip(network.layers, result.spikes):
+        np.testing.assert_array_equal(spikes, reference.spikes[layer.name].numpy(),
+                                      err_msg=f"spikes of layer {layer.name}")
+    np.testing.assert_array_equal(result.logits, reference.logits.numpy())
+    np.testing.assert_array_equal(result.predictions, reference.predictions.numpy())
+
+
+def _no_leftovers(shm_before: set[str]) -> None:
+    assert multiprocessing.active_children() == []
+    assert set(os.listdir("/dev/shm")) - shm_before == set()
+
+
+# -- formats (no Lava process) -------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["mixed", "excitatory", "inhibitory"])
+def test_kept_weights_equal_lavas_own_clip_and_truncate(mode):
+    w = np.random.default_rng(1).integers(-300, 300, (6, 5))
+    w = np.abs(w) if mode == "excitatory" else -np.abs(w) if mode == "inhibitory" else w
+    sign_mode = SignMode[mode.upper()]
+    lava = truncate_weights(clip_weights(w, sign_mode, num_bits=8), sign_mode, 8)
+    np.testing.assert_array_equal(lava_kept_weights(w, mode), lava)
+
+
+def test_dense_encoding_picks_an_exact_sign_mode():
+    assert dense_encoding(np.array([[-256, 254], [0, 2]]), 3, "x").sign_mode == "mixed"
+    assert dense_encoding(np.array([[255, 1]]), -2, "x").sign_mode == "excitatory"
+    assert dense_encoding(np.array([[-255, -1]]), 0, "x").sign_mode == "inhibitory"
+    # −256 does not fit the inhibitory mode (which clips at −255) but is exact as mixed
+    assert dense_encoding(np.array([[-256, -2]]), 0, "x").sign_mode == "mixed"
+
+
+@pytest.mark.parametrize("weights, exp, message", [
+    (np.array([[3, -2]]), 0, "weight 3 at (0, 0) is odd in a mixed-sign matrix"),
+    (np.array([[256, 0]]), 0, "weight 256 at (0, 0) is outside Lava's 8-bit weight range"),
+    (np.array([[-258, 2]]), 0, "weight -258 at (0, 0) is outside"),
+    (np.array([[2, -2]]), 8, "weight_exp=8 outside Loihi's range"),
+    (np.array([[2.0, -2.0]]), 0, "expected integers"),
+    (np.array([2, -2]), 0, "expected a non-empty 2-D matrix"),
+])
+def test_dense_encoding_refuses_what_lava_would_change(weights, exp, message):
+    with pytest.raises((ValueError, TypeError), match=message.replace("(", r"\(").replace(")", r"\)")):
+        dense_encoding(weights, exp, "layer 'rnn', recurrent weights")
+
+
+def test_check_network_names_the_layer():
+    network = _hand_network()
+    network.layers[1].weights[0, 0] = 3
+    with pytest.raises(ValueError, match="layer 'rnn_layers.0', feed-forward weights: weight 3"):
+        check_network(network)
+    network = _hand_network()
+    network.layers[0].bias_mantissa[0] = 5000
+    with pytest.raises(ValueError, match="layer 'lpff': bias mantissa 5000"):
+        check_network(network)
+    network = _hand_network()
+    network.layers[0].bias_exp = 8
+    with pytest.raises(ValueError, match="layer 'lpff': bias_exp=8"):
+        check_network(network)
+    network = _hand_network()
+    network.layers[1].neuron = replace(NEURON, decay_ip=5000)
+    with pytest.raises(ValueError, match="decay_ip=5000"):
+        check_network(network)
+    network = _hand_network()
+    network.layers[1].recurrent_weights = np.zeros((3, 3), np.int32)
+    with pytest.raises(ValueError, match=r"recurrent weights of shape \(3, 3\), expected \(4, 4\)"):
+        check_network(network)
+    network = _hand_network()
+    network.readout = LoihiReadout(np.zeros((2, 5), np.int32), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="readout: 5 inputs, but the last layer has 4"):
+        check_network(network)
+
+
+def test_encode_inputs_refuses_bad_inputs():
+    network = _hand_network()
+    with pytest.raises(ValueError, match="shape"):
+        encode_inputs(network, torch.zeros(2, 5, 4))
+    with pytest.raises(TypeError, match="float tensor"):
+        encode_inputs(network, torch.zeros(2, 5, 3, dtype=torch.int64))
+    network.layers[0].weight_exp = 7
+    network.layers[0].weights[:] = 254
+    with pytest.raises(ValueError, match="overflows Lava's int32 accumulator"):
+        encode_inputs(network, torch.full((1, 2, 3), 10_000.0))
+    x_int = encode_inputs(_hand_network(), torch.tensor([[[0.5, -1.0, 2.5 / 64]]]))
+    np.testing.assert_array_equal(x_int, [[[32, -64, 2]]])   # round half to even, as simulator
+
+
+def test_run_on_lava_refuses_before_starting():
+    network = _hand_network()
+    network.layers[0].weights[1, 1] = 7
+    shm_before = set(os.listdir("/dev/shm"))
+    with pytest.raises(ValueError, match="layer 'lpff', feed-forward weights: weight 7 at"):
+        run_on_lava(network, torch.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match="numeric='double'"):
+        run_on_lava(_hand_network(), torch.zeros(1, 2, 3), numeric="double")
+    _no_leftovers(shm_before)
+
+
+# -- Lava runs --------------------------------------------------------------------------------
+
+@pytest.mark.lava
+def test_mapped_model_equals_simulator_spike_for_spike():
+    torch.manual_seed(0)
+    model = LpRNNClassifier(ModelConfig(n_inputs=8, ff_size=12, rnn_sizes=(16, 10),
+                                        n_classes=4))
+    x = torch.randn(3, 7, 8)
+    _assert_equal_to_simulator(map_network(model, steps_per_ann_step=5, calibration=x), x)
+
+
+RANDOM_CASES = [(1, False), (7, False), (1, True), (2, True)]
+
+
+def _random_inputs(seed: int) -> torch.Tensor:
+    return torch.randn(2, 6, 4, generator=torch.Generator().manual_seed(seed)) * 3
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("seed, saturating", RANDOM_CASES)
+def test_random_networks_equal_simulator(seed, saturating):
+    _assert_equal_to_simulator(_random_network(seed, saturating), _random_inputs(seed))
+
+
+@pytest.mark.parametrize("seed, saturating", RANDOM_CASES)
+def test_random_networks_are_demanding(seed, saturating):
+    """Guards the test above: saturating cases hit the 24-bit limit; the others are active
+    below it, and their samples spike differently."""
+    result = snn.simulate(_random_network(seed, saturating), _random_inputs(seed), record=True)
+    if saturating:
+        assert max(result.state_max.values()) == 2 ** 23 - 1
+    else:
+        assert max(result.state_max.values()) < 2 ** 23 - 1
+        for spikes in result.spikes.values():
+            assert 0 < spikes.float().mean() < 1
+            assert not torch.equal(spikes[0], spikes[1])
+
+
+@pytest.mark.lava
+def test_floating_pt_equals_float_reference():
+    network = _hand_network()
+    x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(3))
+    result = run_on_lava(network, x, numeric="floating_pt")
+    k, n_steps = network.steps_per_ann_step, 5 * network.steps_per_ann_step
+    payload = torch.cat([torch.zeros(2, 1, 3, dtype=torch.float64),   # s(−1) = 0
+                         (x.double() * network.input_scale).repeat_interleave(k, dim=1)], 1)
+    states = [initial_state((2, layer.n_neurons), torch.float64) for layer in network.layers]
+    spikes = [torch.zeros(2, layer.n_neurons, dtype=torch.float64) for layer in network.layers]
+    recorded = [[] for _ in network.layers]
+    for n in range(n_steps):
+        new = []
+        for i, layer in enumerate(network.layers):
+            pre = payload[:, n] if i == 0 else spikes[i - 1]     # one step of delay
+            a = pre @ torch.as_tensor(layer.weights.T * 2.0 ** layer.weight_exp)
+            if layer.recurrent_weights is not None:
+                a = a + spikes[i] @ torch.as_tensor(
+                    layer.recurrent_weights.T * 2.0 ** layer.recurrent_weight_exp)
+            s, states[i] = sigma_delta_step(a, torch.as_tensor(layer.bias, dtype=torch.float64),
+                                            states[i], float_params(layer.neuron))
+            new.append(s)
+            recorded[i].append(s.bool())
+        spikes = new
+    for layer, mine, theirs in zip(network.layers, recorded, result.spikes):
+        np.testing.assert_array_equal(theirs, torch.stack(mine, 1).numpy(), err_msg=layer.name)
+    assert result.logits.dtype == np.float64
+
+
+@pytest.mark.lava
+def test_worker_exception_surfaces_with_traceback_and_cleans_up(tmp_path):
+    network = _hand_network()
+    shm_before = set(os.listdir("/dev/shm"))
+    data = encode_inputs(network, torch.zeros(1, 2, 3))
+    graph = build_graph(network, data, spike_dir=tmp_path / "missing")   # worker cannot write
+    with pytest.raises(LavaProcessError, match=r"(?s)Traceback.*open_memmap.*FileNotFoundError"):
+        run_graph(graph)
+    _no_leftovers(shm_before)
+
+
+@pytest.mark.lava
+def test_keyboard_interrupt_stops_the_runtime():
+    network = _hand_network()
+    shm_before = set(os.listdir("/dev/shm"))
+    graph = build_graph(network, encode_inputs(network, torch.zeros(3, 2, 3)))
+
+    def interrupt(sample: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_graph(graph, on_sample=interrupt)
+    _no_leftovers(shm_before)

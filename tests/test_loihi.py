@@ -1,0 +1,175 @@
+"""The ANN → SNN mapper: exact weights, decays, scales without saturation, report, rejections."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lprnn import hardware
+from lprnn.loihi import MappingError, feedforward_decay, map_network, mapping_report
+from lprnn.model import LpRNNClassifier, ModelConfig
+from lprnn.network import LoihiNetwork
+from lprnn.snn import simulate
+
+
+def small_model(seed: int = 0, **options) -> LpRNNClassifier:
+    """A random 3-bit lpRNN whose units are active (positive biases)."""
+    torch.manual_seed(seed)
+    config = dict(n_inputs=6, ff_size=8, rnn_sizes=(10,), n_classes=3)
+    model = LpRNNClassifier(ModelConfig(**{**config, **options})).eval()
+    with torch.no_grad():
+        for layer in model.quantized_layers().values():
+            layer.weight.uniform_(-0.6, 0.6)
+            if layer.bias is not None:
+                layer.bias.uniform_(0.0, 0.6)
+    return model
+
+
+def smooth_input(batch: int = 4, steps: int = 30, features: int = 6, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, steps, features, generator=generator)
+    for t in range(1, steps):  # a slowly varying signal, like successive spectrogram frames
+        x[:, t] = 0.7 * x[:, t - 1] + 0.3 * x[:, t]
+    return 2 * x
+
+
+def test_weights_are_exact_integer_multiples_of_the_ann_weights():
+    model = small_model()
+    network = map_network(model, 10, calibration=smooth_input())
+    params = model.effective_parameters()
+    keys = {"lpff": ("lpff.linear.weight", None),
+            "rnn_layers.0": ("rnn_layers.0.linear.weight", "rnn_layers.0.linear_hh.weight")}
+    for layer in network.layers:
+        scale = network.metadata["layers"][layer.name]["weight_scale"]
+        w_key, u_key = keys[layer.name]
+        back = layer.weights.astype(np.float64) * 2.0 ** layer.weight_exp / scale
+        np.testing.assert_array_equal(back, params[w_key].double().numpy())
+        assert (layer.weights % 2 == 0).all()  # mixed-sign Lava weights are even
+        assert layer.weights.min() >= hardware.WEIGHT_MIN and layer.weights.max() <= hardware.WEIGHT_MAX
+        if u_key:
+            back = layer.recurrent_weights.astype(np.float64) * 2.0 ** layer.recurrent_weight_exp / scale
+            np.testing.assert_array_equal(back, params[u_key].double().numpy())
+    assert network.readout.weights.dtype == np.int32
+    q_out = params["out.linear.weight"].numpy() * 8
+    np.testing.assert_array_equal(network.readout.weights, q_out.astype(np.int64) * 2 ** 10)
+
+
+def test_decays_follow_the_retention_ratio():
+    assert feedforward_decay(0.8, 10) == round(4096 * (1 - 0.8 ** 0.1)) == 90
+    network = map_network(small_model(), 10)
+    first, hidden = network.layers
+    assert first.neuron.decay_in == 4096 and hidden.neuron.decay_in == hidden.neuron.decay_fb == 90
+    assert all(layer.neuron.decay_ip == 90 and layer.neuron.threshold == 0 for layer in network.layers)
+    assert math.isclose(network.metadata["effective_retention_ratio"], 0.8, rel_tol=5e-3)
+    # The reconstruction ceiling (one spike per step) is a_max in ANN units.
+    for layer in network.layers:
+        ceiling = -layer.neuron.feedback_weight * 4096 / layer.neuron.decay_fb / layer.state_scale
+        assert math.isclose(ceiling, 6.0, rel_tol=1e-4)
+
+
+def test_calibrated_mapping_keeps_the_requested_headroom():
+    x = smooth_input()
+    network = map_network(small_model(), 10, calibration=x, headroom_bits=2.0)
+    result = simulate(network, x)
+    assert all(bits >= 2.0 for bits in result.headroom_bits().values())
+    report = mapping_report(network)
+    assert list(report.index) == ["lpff", "rnn_layers.0"]
+    assert (report["weight_error_max"] == 0).all()
+    assert (report["headroom_bits"] >= 2.0).all()
+    assert report.loc["rnn_layers.0", "synapses"] == (
+        np.count_nonzero(network.layers[1].weights) + np.count_nonzero(network.layers[1].recurrent_weights))
+    assert report["fits_one_core"].all()
+    assert (report["bias_error_max"] < 1e-3).all()
+
+
+def test_uncalibrated_mapping_uses_worst_case_bounds():
+    network = map_network(small_model(), 10, input_bound=4.0)
+    result = simulate(network, smooth_input())  # |x| well within 4 for most values
+    assert max(result.state_max.values()) < hardware.STATE_MAX
+
+
+def test_state_clamp_variant_is_the_papers_neuron():
+    network = map_network(small_model(), 10, activation_clamp="state")
+    assert all(layer.neuron.drive_max is None for layer in network.layers)
+    drive = map_network(small_model(), 10)
+    assert all(layer.neuron.drive_max > 0 for layer in drive.layers)
+
+
+def test_mapped_network_round_trips_through_files(tmp_path):
+    x = smooth_input(batch=2, steps=12)
+    network = map_network(small_model(), 4, calibration=x)
+    loaded = LoihiNetwork.load(network.save(tmp_path / "net"))
+    a, b = simulate(network, x), simulate(loaded, x)
+    assert torch.equal(a.logits, b.logits)
+    assert all(torch.equal(a.spike_counts[n], b.spike_counts[n]) for n in a.spike_counts)
+    assert loaded.layers[0].neuron == network.layers[0].neuron
+
+
+@pytest.mark.parametrize("k,match", [(0, "at least 1"), (2.5, "integer"), (True, "integer"),
+                                     (5000, "too large")])
+def test_rejects_bad_steps_per_ann_step(k, match):
+    with pytest.raises(MappingError, match=match):
+        map_network(small_model(), k)
+
+
+def test_rejects_k_too_small_for_the_retention_ratio():
+    model = small_model(retention_ratio=1e-6)
+    with pytest.raises(MappingError, match="too small"):
+        map_network(model, 1)
+
+
+def test_rejects_float_weights():
+    with pytest.raises(MappingError, match="weight_frac_bits=None"):
+        map_network(small_model(weight_frac_bits=None), 10)
+
+
+def test_rejects_weights_off_the_grid():
+    class OffGrid(LpRNNClassifier):
+        def effective_parameters(self):
+            params = super().effective_parameters()
+            params["rnn_layers.0.linear_hh.weight"][0, 0] = 0.3
+            return params
+
+    model = OffGrid(ModelConfig(n_inputs=6, ff_size=8, rnn_sizes=(10,), n_classes=3))
+    with pytest.raises(MappingError, match=r"rnn_layers.0: recurrent weight value 0.3"):
+        map_network(model, 10)
+
+
+def test_rejects_weight_too_large_for_an_8_bit_mantissa():
+    model = small_model(weight_frac_bits=8)
+    with torch.no_grad():
+        model.lpff.linear.weight[2, 3] = 0.9  # 230 · 2^-8: c·230 > 254 for every even c
+    with pytest.raises(MappingError, match=r"layer lpff: weight mantissa 230"):
+        map_network(model, 10)
+
+
+def test_rejects_a_scale_that_cannot_avoid_saturation():
+    model = small_model(n_inputs=4, ff_size=200, rnn_sizes=(4,))
+    with torch.no_grad():
+        model.rnn_layers[0].linear.weight.fill_(1.0)  # worst-case drive 200·a_max
+    with pytest.raises(MappingError, match="layer rnn_layers.0: avoiding 24-bit saturation"):
+        map_network(model, 10)
+
+
+def test_rejects_a_bias_beyond_the_mantissa_range():
+    model = small_model(weight_int_bits=4)
+    with torch.no_grad():  # a drive made of bias only: the scale is set by the bias itself
+        model.lpff.linear.weight.zero_()
+        model.lpff.linear.bias[1] = 15.0
+    with pytest.raises(MappingError, match="layer lpff: bias"):
+        map_network(model, 1)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(activation_clamp="relu"), "activation_clamp"),
+                                          (dict(headroom_bits=-1.0), "headroom_bits")])
+def test_rejects_bad_options(kwargs, match):
+    with pytest.raises(MappingError, match=match):
+        map_network(small_model(), 10, **kwargs)
+
+
+def test_rejects_bad_calibration_shape():
+    with pytest.raises(ValueError, match="expected"):
+        map_network(small_model(), 10, calibration=torch.zeros(2, 5, 7))

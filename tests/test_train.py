@@ -1,0 +1,197 @@
+"""Training loop, evaluation, lottery rounds, checkpoints and load_or_train (tiny toy data)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from lprnn.datasets import SequenceDataset
+from lprnn.model import LpRNNClassifier, ModelConfig
+from lprnn.recipes import Recipe
+from lprnn.train import (TrainConfig, checkpoint_path, evaluate, load_checkpoint, load_or_train,
+                         recipe_key, save_checkpoint, train)
+
+CONFIG = ModelConfig(n_inputs=4, ff_size=8, rnn_sizes=(8,), n_classes=2)
+FAST = TrainConfig(epochs=6, batch_size=16, lr=1e-2, device="cpu")
+
+
+def toy_dataset(n: int, seed: int) -> SequenceDataset:
+    """Class = sign of the mean of channel 0 in the second half of a 10-step sequence."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=generator)
+    features = torch.randn(n, 10, 4, generator=generator) * 0.5
+    features[:, 5:, 0] += 1.5 * (2 * labels[:, None].float() - 1)
+    return SequenceDataset(features, labels, ["neg", "pos"], "toy")
+
+
+def _model(config: ModelConfig = CONFIG, seed: int = 0) -> LpRNNClassifier:
+    torch.manual_seed(seed)
+    return LpRNNClassifier(config)
+
+
+def test_training_learns_and_keeps_the_best_epoch():
+    model = _model()
+    val = toy_dataset(64, 1)
+    result = train(model, toy_dataset(128, 0), val, FAST, progress=False)
+    assert len(result.history) == FAST.epochs
+    assert set(result.history[0]) == {"round", "epoch", "train_loss", "train_accuracy",
+                                      "val_accuracy", "lr", "seconds"}
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.best_val_accuracy >= 0.9
+    assert result.best_val_accuracy == max(h["val_accuracy"] for h in result.history)
+    assert result.history[result.best_epoch - 1]["val_accuracy"] == result.best_val_accuracy
+    assert evaluate(model, val, device="cpu").accuracy == result.best_val_accuracy
+
+
+def test_training_is_deterministic():
+    runs = []
+    for _ in range(2):
+        model = _model()
+        result = train(model, toy_dataset(64, 0), toy_dataset(32, 1),
+                       TrainConfig(epochs=2, batch_size=16, device="cpu"), progress=False)
+        runs.append(([h["train_loss"] for h in result.history], model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
+
+
+def test_lottery_round_masks_zero_weights_and_rewinds():
+    model = _model()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    config = TrainConfig(epochs=2, batch_size=16, lr=1e-2, device="cpu", lottery_rounds=1)
+    result = train(model, toy_dataset(64, 0), toy_dataset(32, 1), config, progress=False)
+    assert [h["round"] for h in result.history] == [0, 0, 1, 1]
+    assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
+    assert result.best_epoch in (3, 4)
+    masks = {name: layer.weight_mask for name, layer in model.quantized_layers().items()}
+    assert all(mask is not None for mask in masks.values())
+    assert sum(int((~m).sum()) for m in masks.values()) > 0
+    for name, layer in model.quantized_layers().items():
+        # pruned weights were rewound to zero and never updated again
+        assert float((layer.weight * ~masks[name]).abs().sum()) == 0
+        assert float((model.effective_parameters()[f"{name}.weight"] * ~masks[name]).abs().sum()) == 0
+    assert "lpff.linear.weight_mask" in model.state_dict()
+    assert not torch.equal(initial["lpff.linear.weight"], model.lpff.linear.weight)
+
+
+def test_generic_dataset_goes_through_a_dataloader():
+    data = toy_dataset(32, 0)
+    generic = TensorDataset(data.features, data.labels)
+    model = _model()
+    assert evaluate(model, generic, batch_size=8, device="cpu").accuracy == \
+        evaluate(model, data, batch_size=8, device="cpu").accuracy
+    train(model, generic, generic, TrainConfig(epochs=1, batch_size=8, device="cpu"),
+          progress=False)
+
+
+def test_amp_on_cpu_warns():
+    with pytest.warns(UserWarning, match="amp=True is ignored on cpu"):
+        train(_model(), toy_dataset(16, 0), toy_dataset(16, 1),
+              TrainConfig(epochs=1, batch_size=16, device="cpu", amp=True), progress=False)
+
+
+def test_bad_training_input():
+    with pytest.raises(ValueError, match=r"unknown training option\(s\) \['epoch'\]"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(ValueError, match="TrainConfig.epochs=0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="TrainConfig.lr=-1"):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValueError, match="device='gpu0'"):
+        TrainConfig(device="gpu0")
+    with pytest.raises(ValueError, match=r"training labels span \[0, 1\].*n_classes=1"):
+        train(_model(ModelConfig(n_inputs=4, ff_size=4, rnn_sizes=(), n_classes=1)),
+              toy_dataset(8, 0), toy_dataset(8, 1), FAST, progress=False)
+    with pytest.raises(TypeError, match="config is a dict"):
+        train(_model(), toy_dataset(8, 0), toy_dataset(8, 1), {"epochs": 1}, progress=False)
+    with pytest.raises(ValueError, match="validation set is empty"):
+        train(_model(), toy_dataset(8, 0), toy_dataset(0, 1), FAST, progress=False)
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+
+def test_checkpoint_round_trip_with_masks(tmp_path):
+    model = _model()
+    model.set_weight_masks(model.zero_weight_masks())
+    path = save_checkpoint(tmp_path / "m.pt", model, test_accuracy=0.5, history=[{"a": 1.0}])
+    raw = torch.load(path, weights_only=True)  # plain tensors and strings only
+    assert raw["format"] == "lprnn-checkpoint-v1"
+    loaded, info = load_checkpoint(path)
+    assert info == {"test_accuracy": 0.5, "history": [{"a": 1.0}]}
+    assert loaded.config == model.config
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())
+    x = torch.randn(2, 5, 4)
+    assert torch.equal(loaded(x), model.eval()(x))
+
+
+def test_checkpoint_info_must_be_json(tmp_path):
+    with pytest.raises(TypeError, match="JSON-serializable"):
+        save_checkpoint(tmp_path / "m.pt", _model(), tensor=torch.zeros(1))
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_corrupt_checkpoint(tmp_path):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="bad.pt is corrupt"):
+        load_checkpoint(path)
+    good = save_checkpoint(tmp_path / "good.pt", _model())
+    path.write_bytes(good.read_bytes()[:200])  # truncated
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_plain_state_dict_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.save(_model().state_dict(), path)
+    with pytest.raises(ValueError, match="from_state_dict"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_of_another_architecture(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", _model())
+    with pytest.raises(ValueError, match=r"has rnn_sizes=\(8,\): expected \(512, 512\)"):
+        load_checkpoint(path, expected={"rnn_sizes": (512, 512)})
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["lpff.linear.weight"] = torch.zeros(3, 4)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="do not fit its architecture"):
+        load_checkpoint(path)
+
+
+# -- load_or_train ----------------------------------------------------------------------------
+
+def test_load_or_train_trains_once_then_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path))
+    calls = []
+
+    def fake_load_dataset(name, split, **options):
+        calls.append((name, split, options))
+        return toy_dataset(48, {"train": 0, "val": 1, "test": 2}[split])
+
+    monkeypatch.setattr("lprnn.datasets.load_dataset", fake_load_dataset)
+    recipe = Recipe("toy", "toy", "toy task", model=dict(ff_size=8, rnn_sizes=(8,)),
+                    train=dict(epochs=2, batch_size=16, device="cpu"),
+                    dataset_options=dict(quick=True))
+    model, info = load_or_train(recipe, progress=False)
+    assert calls == [("toy", s, {"quick": True}) for s in ("train", "val", "test")]
+    assert info["cached"] is False and info["checkpoint"] == str(checkpoint_path(recipe))
+    assert checkpoint_path(recipe).parent == tmp_path / "models"
+    assert set(info) >= {"recipe", "test_accuracy", "best_val_accuracy", "best_epoch", "history",
+                         "train_seconds"}
+    assert model.config.n_inputs == 4 and model.config.n_classes == 2
+    again, info_again = load_or_train(recipe, progress=False)
+    assert len(calls) == 3 and info_again["cached"] is True
+    assert info_again["test_accuracy"] == info["test_accuracy"]
+    x = torch.randn(2, 10, 4)
+    assert torch.equal(again(x), model(x))
+    assert recipe_key(recipe.with_overrides(train={"device": "auto"})) == recipe_key(recipe)
+    assert recipe_key(recipe.with_overrides(train={"seed": 1})) != recipe_key(recipe)
+    with pytest.raises(ValueError, match="sets n_classes=5, but dataset 'toy' has 2"):
+        load_or_train(recipe.with_overrides(model={"n_classes": 5}), progress=False)
+    with pytest.raises(ValueError, match=r"unknown model option\(s\) \['size'\]"):
+        load_or_train(recipe.with_overrides(model={"size": 5}), progress=False)

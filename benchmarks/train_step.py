@@ -9,6 +9,7 @@ backward, clipping, optimizer step. Reported: median over ``--repeats`` batches 
 
     python benchmarks/train_step.py                      # paper network, batch 64, 187 steps
     python benchmarks/train_step.py --threads 2 --repeats 5
+    python benchmarks/train_step.py --device cuda
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def time_training_batches(model: nn.Module, parameters: list[nn.Parameter], x: T
         nn.utils.clip_grad_norm_(parameters, 2.0)
         nn.utils.clip_grad_value_(parameters, 2.0)
         optimizer.step()
+        if x.is_cuda:
+            torch.cuda.synchronize()
         if i >= warmup:
             seconds.append(time.perf_counter() - start)
     return seconds
@@ -86,19 +89,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = LpRNNClassifier(ModelConfig(ff_size=args.ff_size, rnn_sizes=tuple(args.rnn_sizes)))
+    model.to(args.device)
     plain = PlainLowpassClassifier(model)
-    x = torch.randn(args.batch_size, args.steps, model.config.n_inputs)
-    y = torch.randint(0, model.config.n_classes, (args.batch_size,))
+    x = torch.randn(args.batch_size, args.steps, model.config.n_inputs, device=args.device)
+    y = torch.randint(0, model.config.n_classes, (args.batch_size,), device=args.device)
     with torch.no_grad():
         difference = float((model(x) - plain(x)).abs().max())
     print(f"network {model.config.n_inputs}-{args.ff_size}-{'-'.join(map(str, args.rnn_sizes))}"
           f"-{model.config.n_classes}, batch {args.batch_size}, {args.steps} steps, "
-          f"{torch.get_num_threads()} threads; max |logit difference| = {difference:.2e}")
+          f"{args.device}, {torch.get_num_threads()} threads; max |logit difference| = {difference:.2e}")
     results = {}
     for name, module in (("lprnn", model), ("plain per-step", plain)):
         initial = {k: v.clone() for k, v in model.state_dict().items()}

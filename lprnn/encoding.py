@@ -14,6 +14,7 @@ first-layer neuron (τ_ip = −k / ln α SNN steps, PAPER.md):
 
     a      = d_ip · x_t                  (input held over the k SNN steps of ANN step t)
     d_in   = 1                           (no synaptic filter: i_in = a)
+    u_max  = d_ip · a_max                (drive clamp clip(i_in, 0, u_max): the ANN's clamp)
     d_ip   = 1 − α^(1/k)                 (k SNN steps retain α, as one ANN step: i_ip ≈ h)
     d_v    = 1                           (v = max(0, i_ip + i_fb): the ΣΔ comparator)
     d_fb   = d_ip                        (the mapper's choice; or 1/(τ_fb·k) for τ_fb ANN steps)
@@ -134,7 +135,8 @@ def sigma_delta_params(retention_ratio: float = 0.8, steps_per_ann_step: int = 1
     feedback_weight = -a_max * decay_fb
     return sigma_delta.SigmaDeltaParams(
         decay_in=1.0, decay_ip=decay_ip, decay_v=1.0, decay_fb=decay_fb,
-        feedback_weight=feedback_weight, threshold=threshold * abs(feedback_weight))
+        feedback_weight=feedback_weight, threshold=threshold * abs(feedback_weight),
+        drive_max=a_max * decay_ip)
 
 
 def sigma_delta_encode(signal: Tensor, *, retention_ratio: float = 0.8,
@@ -148,7 +150,7 @@ def sigma_delta_encode(signal: Tensor, *, retention_ratio: float = 0.8,
     _check_signal(signal)
     params = sigma_delta_params(retention_ratio, steps_per_ann_step, a_max, threshold=threshold,
                                 feedback_time_constant=feedback_time_constant)
-    drive = _hold(torch.clamp(signal, 0.0, a_max) * params.decay_ip, steps_per_ann_step)
+    drive = _hold(signal * params.decay_ip, steps_per_ann_step)
     state = sigma_delta.initial_state(signal.shape[:-1], dtype=signal.dtype, device=signal.device)
     spikes, reconstruction = torch.empty_like(drive), torch.empty_like(drive)
     for n in range(drive.shape[-1]):

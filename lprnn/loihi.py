@@ -261,7 +261,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                          readout_source)
         if calibration is None:
             return network
-        result = simulate(network, calibration, progress=progress)
+        result = simulate(network, calibration, track_state_max=True, progress=progress)
         limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
         over = {i: result.state_max[layer.name] / limit for i, layer in enumerate(network.layers)
                 if result.state_max[layer.name] > limit}

@@ -54,14 +54,17 @@ class SimulationResult:
     predictions: Tensor               # int64 [B]
     spike_counts: dict[str, Tensor]   # per layer, int64 [B, n]: spikes over the whole run
     synaptic_ops: Tensor              # int64 [B]: synaptic operations per sample (module doc)
-    state_max: dict[str, int]         # per layer: largest |state| reached (all four states)
     n_snn_steps: int
+    state_max: dict[str, int] | None = None   # per layer, largest |state| of the four (when
+    #                                           simulate(track_state_max=True))
     spikes: dict[str, Tensor] | None = None   # per layer, bool [B, N_snn, n]
     decoded: dict[str, Tensor] | None = None  # per layer, float32 [B, T, n]: mean −i_fb /
     #                                           state_scale over each ANN step's k SNN steps
 
     def headroom_bits(self) -> dict[str, float]:
         """Per layer, log2(STATE_MAX / largest |state|): bits left before 24-bit saturation."""
+        if self.state_max is None:
+            raise ValueError("no state maxima recorded: simulate with track_state_max=True")
         return {name: float(np.log2(hardware.STATE_MAX / max(value, 1)))
                 for name, value in self.state_max.items()}
 
@@ -143,19 +146,22 @@ def _fan_out(network: LoihiNetwork, index: int, connections: list[_Connection],
 
 @torch.no_grad()
 def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
-             device: str | torch.device = "cpu", batch_size: int = 256,
-             progress: bool = False) -> SimulationResult:
+             device: str | torch.device = "cpu", batch_size: int = 1024,
+             track_state_max: bool = False, progress: bool = False) -> SimulationResult:
     """Run the fixed-point SNN on x [B, T, F] (features as fed to the ANN); see module doc.
 
     ``batch_size`` samples are simulated at once (memory: about 4·B·(Σ n) int64 states, plus
-    with ``record`` B·T·k·n bools of spikes per layer). Results are on the CPU.
+    with ``record`` B·T·k·n bools of spikes per layer). ``track_state_max`` also returns
+    the largest |state| per layer (saturation headroom; costs about a third more time).
+    Results are on the CPU.
     """
     _check_network(network)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected a positive integer")
     x_int = encode_input(network, x)
     device = torch.device(device)
-    chunks = [_simulate_batch(network, x_int[i:i + batch_size], record, device, progress)
+    chunks = [_simulate_batch(network, x_int[i:i + batch_size], record, track_state_max,
+                              device, progress)
               for i in range(0, x_int.shape[0], batch_size)]
     names = [layer.name for layer in network.layers]
     logits = torch.cat([c["logits"] for c in chunks])
@@ -163,14 +169,15 @@ def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
         logits=logits, predictions=logits.argmax(dim=1),
         spike_counts={n: torch.cat([c["counts"][n] for c in chunks]) for n in names},
         synaptic_ops=torch.cat([c["synaptic_ops"] for c in chunks]),
-        state_max={n: max(c["state_max"][n] for c in chunks) for n in names},
+        state_max=({n: max(c["state_max"][n] for c in chunks) for n in names}
+                   if track_state_max else None),
         n_snn_steps=x_int.shape[1] * network.steps_per_ann_step,
         spikes={n: torch.cat([c["spikes"][n] for c in chunks]) for n in names} if record else None,
         decoded={n: torch.cat([c["decoded"][n] for c in chunks]) for n in names} if record else None)
 
 
-def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: torch.device,
-                    progress: bool) -> dict:
+def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_state_max: bool,
+                    device: torch.device, progress: bool) -> dict:
     layers: list[LoihiLayer] = network.layers
     k = network.steps_per_ann_step
     batch, n_ann, _ = x_int.shape
@@ -199,7 +206,8 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: 
               for layer in layers]
     readout_source = network.readout.source
     window_counts = torch.zeros(batch, layers[-1].n_neurons, dtype=torch.int64, device=device)
-    state_max = [torch.zeros((), dtype=torch.int64, device=device) for _ in layers]
+    state_max = [torch.zeros(batch, layer.n_neurons, dtype=torch.int64, device=device)
+                 for layer in layers]
     if record:
         spike_record = [torch.zeros(batch, n_steps, layer.n_neurons, dtype=torch.bool,
                                     device=device) for layer in layers]
@@ -218,9 +226,9 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: 
                 a = a + recurrent[l](spikes[l])
             s, states[l] = sigma_delta_step_fixed(a, biases[l], states[l], layer.neuron)
             new_spikes.append(s)
-            state_max[l] = torch.maximum(state_max[l], torch.stack(
-                [states[l].i_in.abs().max(), states[l].i_ip.max(), states[l].v.max(),
-                 states[l].i_fb.abs().max()]).max())
+            if track_state_max:
+                for value in states[l]:
+                    torch.maximum(state_max[l], value.abs(), out=state_max[l])
             if record:
                 spike_record[l][:, n] = s
                 decoded_sum[l][:, n // k] -= states[l].i_fb
@@ -240,9 +248,65 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, device: 
     names = [layer.name for layer in layers]
     result = dict(logits=logits.cpu(), synaptic_ops=synaptic_ops.cpu(),
                   counts={nm: c.cpu() for nm, c in zip(names, counts)},
-                  state_max={nm: int(m) for nm, m in zip(names, state_max)})
+                  state_max={nm: int(m.max()) for nm, m in zip(names, state_max)})
     if record:
         result["spikes"] = {nm: s.cpu() for nm, s in zip(names, spike_record)}
         result["decoded"] = {nm: (d.double() / (k * layer.state_scale)).float().cpu()
                              for nm, d, layer in zip(names, decoded_sum, layers)}
     return result
+
+
+@dataclass
+class Comparison:
+    """ANN versus SNN on one set of inputs (see :func:`compare_with_ann`)."""
+
+    ann_accuracy: float
+    snn_accuracy: float
+    agreement: float                  # fraction of samples with the same prediction
+    spikes_per_sample: float          # all layers, whole run
+    synaptic_ops_per_sample: float
+    ann_predictions: Tensor
+    snn: SimulationResult
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(ann_accuracy=self.ann_accuracy, snn_accuracy=self.snn_accuracy,
+                    agreement=self.agreement, spikes_per_sample=self.spikes_per_sample,
+                    synaptic_ops_per_sample=self.synaptic_ops_per_sample)
+
+
+@torch.no_grad()
+def compare_with_ann(model: torch.nn.Module, network: LoihiNetwork, x: Tensor, labels: Tensor,
+                     *, record: bool = False, batch_size: int = 1024,
+                     progress: bool = False) -> Comparison:
+    """Accuracies of the ANN ``model`` and of its mapped ``network`` on x [B, T, F] with
+    ``labels`` [B], their prediction agreement, and the SNN's spikes and synaptic operations."""
+    if labels.shape != x.shape[:1]:
+        raise ValueError(f"labels have shape {tuple(labels.shape)}: expected [{x.shape[0]}]")
+    model.eval()
+    ann = torch.cat([model(x[i:i + 256]).argmax(dim=1) for i in range(0, x.shape[0], 256)])
+    snn = simulate(network, x, record=record, batch_size=batch_size, progress=progress)
+    spikes = sum(counts.sum(dim=1) for counts in snn.spike_counts.values())
+    return Comparison(
+        ann_accuracy=float((ann == labels).float().mean()),
+        snn_accuracy=float((snn.predictions == labels).float().mean()),
+        agreement=float((ann == snn.predictions).float().mean()),
+        spikes_per_sample=float(spikes.double().mean()),
+        synaptic_ops_per_sample=float(snn.synaptic_ops.double().mean()),
+        ann_predictions=ann, snn=snn)
+
+
+@torch.no_grad()
+def decoded_correlation(model: torch.nn.Module, x: Tensor,
+                        result: SimulationResult) -> dict[str, float]:
+    """Per layer, the Pearson correlation over all samples, steps and units between the ANN's
+    activations ``model.trace(x)`` and the SNN's decoded ones (``result`` from
+    ``simulate(network, x, record=True)``)."""
+    if result.decoded is None:
+        raise ValueError("the simulation result has no decoded activations: "
+                         "simulate with record=True")
+    trace = model.eval().trace(x)
+    correlations = {}
+    for name, decoded in result.decoded.items():
+        pair = torch.stack([trace[name].flatten().double(), decoded.flatten().double()])
+        correlations[name] = float(torch.corrcoef(pair)[0, 1])
+    return correlations

@@ -160,6 +160,15 @@ def evaluate(model: LpRNNClassifier, dataset: Dataset, batch_size: int = 256,
     return EvalResult(accuracy, predictions_t, labels_t)
 
 
+def confusion_matrix(predictions: Tensor, labels: Tensor, n_classes: int) -> Tensor:
+    """Counts [n_classes, n_classes] (int64): row = true class, column = predicted class."""
+    if predictions.shape != labels.shape:
+        raise ValueError(f"predictions {tuple(predictions.shape)} and labels "
+                         f"{tuple(labels.shape)}: expected the same shape")
+    flat = labels.long() * n_classes + predictions.long()
+    return torch.bincount(flat, minlength=n_classes ** 2).reshape(n_classes, n_classes)
+
+
 def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
                  config: TrainConfig, device: torch.device, generator: torch.Generator,
                  lottery_round: int, first_epoch: int,
@@ -323,7 +332,8 @@ def checkpoint_path(recipe: Any) -> Path:
 
 def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifier, dict]:
     """The trained model of a :class:`lprnn.recipes.Recipe`: loaded from its cached checkpoint,
-    or trained (train split, best epoch by the val split), tested and cached.
+    or trained (train split, best epoch by the val split), tested and cached. The model is
+    returned on the CPU in eval mode.
 
     info: recipe, test_accuracy, best_val_accuracy, best_epoch, history, train_seconds,
     checkpoint (path) and cached (whether it was loaded).

@@ -23,6 +23,17 @@ def test_sigma_delta_decodes_constant_input_within_one_quantization_step(value, 
     assert (result.reconstruction[..., 40 * steps_per_ann_step:] - value).abs().max() <= step
 
 
+@pytest.mark.parametrize("value, expected", [(-2.0, 0.0), (9.0, 6.0)])
+def test_sigma_delta_clamps_its_drive_like_the_ann(value, expected):
+    signal = torch.full((70,), value, dtype=torch.float64)
+    result = encoding.sigma_delta_encode(signal, steps_per_ann_step=10)
+    step = abs(encoding.sigma_delta_params(steps_per_ann_step=10).feedback_weight)
+    assert (result.target[40:] - expected).abs().max() < 1e-3
+    assert (result.decoded[40:] - expected).abs().max() <= step
+    if expected == 0.0:
+        assert int(result.spikes.sum()) == 0
+
+
 def test_sigma_delta_rate_follows_input_over_a_max():
     signal = torch.tensor([[1.5], [3.0], [6.0]], dtype=torch.float64).expand(3, 200)
     result = encoding.sigma_delta_encode(signal, steps_per_ann_step=10)

@@ -53,8 +53,10 @@ def test_weights_are_exact_integer_multiples_of_the_ann_weights():
             back = layer.recurrent_weights.astype(np.float64) * 2.0 ** layer.recurrent_weight_exp / scale
             np.testing.assert_array_equal(back, params[u_key].double().numpy())
     assert network.readout.weights.dtype == np.int32
-    q_out = params["out.linear.weight"].numpy() * 8
-    np.testing.assert_array_equal(network.readout.weights, q_out.astype(np.int64) * 2 ** 10)
+    q_out = (params["out.linear.weight"].numpy() * 8).astype(np.int64)
+    np.testing.assert_array_equal(network.readout.weights, q_out)  # decoded readout: R = 1
+    counts = map_network(model, 10, readout="spike_counts")
+    np.testing.assert_array_equal(counts.readout.weights, q_out * 2 ** 10)
 
 
 def test_decays_follow_the_retention_ratio():
@@ -62,7 +64,9 @@ def test_decays_follow_the_retention_ratio():
     network = map_network(small_model(), 10)
     first, hidden = network.layers
     assert first.neuron.decay_in == 4096 and hidden.neuron.decay_in == hidden.neuron.decay_fb == 90
-    assert all(layer.neuron.decay_ip == 90 and layer.neuron.threshold == 0 for layer in network.layers)
+    for layer in network.layers:  # the half-step comparator
+        assert layer.neuron.decay_ip == 90
+        assert layer.neuron.threshold == -layer.neuron.feedback_weight // 2
     assert math.isclose(network.metadata["effective_retention_ratio"], 0.8, rel_tol=5e-3)
     # The reconstruction ceiling (one spike per step) is a_max in ANN units.
     for layer in network.layers:
@@ -73,7 +77,7 @@ def test_decays_follow_the_retention_ratio():
 def test_calibrated_mapping_keeps_the_requested_headroom():
     x = smooth_input()
     network = map_network(small_model(), 10, calibration=x, headroom_bits=2.0)
-    result = simulate(network, x)
+    result = simulate(network, x, track_state_max=True)
     assert all(bits >= 2.0 for bits in result.headroom_bits().values())
     report = mapping_report(network)
     assert list(report.index) == ["lpff", "rnn_layers.0"]
@@ -87,13 +91,14 @@ def test_calibrated_mapping_keeps_the_requested_headroom():
 
 def test_uncalibrated_mapping_uses_worst_case_bounds():
     network = map_network(small_model(), 10, input_bound=4.0)
-    result = simulate(network, smooth_input())  # |x| well within 4 for most values
+    result = simulate(network, smooth_input(), track_state_max=True)  # |x| mostly within 4
     assert max(result.state_max.values()) < hardware.STATE_MAX
 
 
-def test_state_clamp_variant_is_the_papers_neuron():
-    network = map_network(small_model(), 10, activation_clamp="state")
-    assert all(layer.neuron.drive_max is None for layer in network.layers)
+def test_papers_neuron_variant():
+    network = map_network(small_model(), 10, activation_clamp="state", threshold="zero")
+    assert all(layer.neuron.drive_max is None and layer.neuron.threshold == 0
+               for layer in network.layers)
     drive = map_network(small_model(), 10)
     assert all(layer.neuron.drive_max > 0 for layer in drive.layers)
 
@@ -164,6 +169,8 @@ def test_rejects_a_bias_beyond_the_mantissa_range():
 
 
 @pytest.mark.parametrize("kwargs,match", [(dict(activation_clamp="relu"), "activation_clamp"),
+                                          (dict(threshold="one"), "threshold='one'"),
+                                          (dict(readout="logits"), "readout='logits'"),
                                           (dict(headroom_bits=-1.0), "headroom_bits")])
 def test_rejects_bad_options(kwargs, match):
     with pytest.raises(MappingError, match=match):

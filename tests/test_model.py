@@ -16,6 +16,15 @@ from lprnn.quantize import quantize
 TINY = ModelConfig(n_inputs=6, ff_size=5, rnn_sizes=(7, 4), n_classes=3)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest (and do not oversubscribe a shared machine) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _model(config: ModelConfig = TINY, seed: int = 0) -> LpRNNClassifier:
     torch.manual_seed(seed)
     return LpRNNClassifier(config)
@@ -211,3 +220,14 @@ def test_bad_model_options(options, match):
 def test_config_type_is_checked():
     with pytest.raises(TypeError, match="config is a dict"):
         LpRNNClassifier({"ff_size": 3})
+
+
+def test_bfloat16_autocast_keeps_the_recurrence_in_float32():
+    model = _model()
+    x = torch.randn(2, 9, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, model(x), atol=0.1, rtol=0.1)
+    logits.sum().backward()
+    assert model.rnn_layers[0].linear_hh.weight.grad is not None

@@ -56,8 +56,8 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
             current.append(fired.astype(np.int64))
             spikes_out[l].append(fired)
         previous = current
-        if n >= window:
-            window_counts += previous[-1]
+        if n >= window:  # the readout's source: spikes, or the reconstruction −i_fb
+            window_counts += previous[-1] if net.readout.source == "spike_counts" else -states[-1]["i_fb"]
     logits = net.readout.weights.astype(np.int64) @ window_counts + \
         net.readout.bias * (n_ann * k - window)
     return logits, [np.array(s) for s in spikes_out]
@@ -102,10 +102,11 @@ def test_bit_exact_against_numpy_reference_random_integers(seed):
     _assert_matches_reference(net, x)
 
 
-@pytest.mark.parametrize("clamp", ["drive", "state"])
-def test_bit_exact_against_numpy_reference_mapped_network(clamp):
+@pytest.mark.parametrize("options", [dict(), dict(activation_clamp="state", threshold="zero",
+                                                  readout="spike_counts")])
+def test_bit_exact_against_numpy_reference_mapped_network(options):
     x = smooth_input(batch=3, steps=8)
-    net = map_network(small_model(), 3, calibration=x, activation_clamp=clamp)
+    net = map_network(small_model(), 3, calibration=x, **options)
     _assert_matches_reference(net, x)
 
 
@@ -185,6 +186,11 @@ def test_network_and_option_errors():
     net.readout = LoihiReadout(np.zeros((3, 4), np.int32), np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="readout has 4 inputs, expected 10"):
         simulate(net, x)
+    net.readout = LoihiReadout(np.zeros((3, 10), np.int32), np.zeros(3, np.int64), source="rates")
+    with pytest.raises(ValueError, match="readout source 'rates'"):
+        simulate(net, x)
+    with pytest.raises(ValueError, match="track_state_max=True"):
+        simulate(map_network(small_model(), 2), x).headroom_bits()
     bad = map_network(small_model(), 2)
     layer = bad.layers[1]
     bad.layers[1] = LoihiLayer(layer.name, layer.weights, layer.weight_exp, layer.bias_mantissa,

@@ -9,11 +9,11 @@ from torch.utils.data import TensorDataset
 from lprnn.datasets import SequenceDataset
 from lprnn.model import LpRNNClassifier, ModelConfig
 from lprnn.recipes import Recipe
-from lprnn.train import (TrainConfig, checkpoint_path, evaluate, load_checkpoint, load_or_train,
+from lprnn.train import (TrainConfig, checkpoint_path, confusion_matrix, evaluate, load_checkpoint, load_or_train,
                          recipe_key, save_checkpoint, train)
 
 CONFIG = ModelConfig(n_inputs=4, ff_size=8, rnn_sizes=(8,), n_classes=2)
-FAST = TrainConfig(epochs=6, batch_size=16, lr=1e-2, device="cpu")
+FAST = TrainConfig(epochs=6, batch_size=32, lr=2e-2, device="cpu")
 
 
 def toy_dataset(n: int, seed: int) -> SequenceDataset:
@@ -25,6 +25,15 @@ def toy_dataset(n: int, seed: int) -> SequenceDataset:
     return SequenceDataset(features, labels, ["neg", "pos"], "toy")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest (and do not oversubscribe a shared machine) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _model(config: ModelConfig = CONFIG, seed: int = 0) -> LpRNNClassifier:
     torch.manual_seed(seed)
     return LpRNNClassifier(config)
@@ -32,8 +41,8 @@ def _model(config: ModelConfig = CONFIG, seed: int = 0) -> LpRNNClassifier:
 
 def test_training_learns_and_keeps_the_best_epoch():
     model = _model()
-    val = toy_dataset(64, 1)
-    result = train(model, toy_dataset(128, 0), val, FAST, progress=False)
+    val = toy_dataset(48, 1)
+    result = train(model, toy_dataset(96, 0), val, FAST, progress=False)
     assert len(result.history) == FAST.epochs
     assert set(result.history[0]) == {"round", "epoch", "train_loss", "train_accuracy",
                                       "val_accuracy", "lr", "seconds"}
@@ -72,6 +81,13 @@ def test_lottery_round_masks_zero_weights_and_rewinds():
         assert float((model.effective_parameters()[f"{name}.weight"] * ~masks[name]).abs().sum()) == 0
     assert "lpff.linear.weight_mask" in model.state_dict()
     assert not torch.equal(initial["lpff.linear.weight"], model.lpff.linear.weight)
+
+
+def test_confusion_matrix():
+    counts = confusion_matrix(torch.tensor([0, 1, 1, 2, 0]), torch.tensor([0, 1, 2, 2, 2]), 3)
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 0], [1, 1, 1]]
+    with pytest.raises(ValueError, match="expected the same shape"):
+        confusion_matrix(torch.zeros(2), torch.zeros(3), 3)
 
 
 def test_generic_dataset_goes_through_a_dataloader():

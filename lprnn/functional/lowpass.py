@@ -55,11 +55,13 @@ class _LowpassScan(torch.autograd.Function):
         in_range = torch.empty(drive_tm.shape, dtype=torch.bool, device=drive.device)
         recurrent_t = None if recurrent_weight is None else recurrent_weight.detach().t()
         h = drive_tm.new_zeros(batch, hidden)
-        for t in range(n_steps):
-            z = drive_tm[t] if recurrent_t is None else torch.addmm(drive_tm[t], h, recurrent_t)
-            torch.logical_and(z >= 0.0, z <= a_max, out=in_range[t])
-            h = lowpass_step(h, z, retention_ratio, a_max)
-            states[t] = h
+        # The recurrence stays in the drive's dtype (float32) even under autocast.
+        with torch.autocast(device_type=drive.device.type, enabled=False):
+            for t in range(n_steps):
+                z = drive_tm[t] if recurrent_t is None else torch.addmm(drive_tm[t], h, recurrent_t)
+                torch.logical_and(z >= 0.0, z <= a_max, out=in_range[t])
+                h = lowpass_step(h, z, retention_ratio, a_max)
+                states[t] = h
         ctx.save_for_backward(states, in_range, recurrent_weight)
         ctx.retention_ratio = retention_ratio
         return states.transpose(0, 1)

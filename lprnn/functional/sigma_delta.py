@@ -139,13 +139,8 @@ def sigma_delta_step(synaptic_input: Tensor, bias: Tensor | float, state: SigmaD
 
 
 def decay_fixed(x: Tensor, decay: int) -> Tensor:
-    """Loihi's 12-bit decay: sign(x) · ((|x| · (4096 − decay)) >> 12), truncating toward zero.
-
-    Computed as one truncating division of the int64 product by 4096, which is the same
-    integer for every sign (and two tensor operations instead of five).
-    """
-    return torch.div(x * (hardware.DECAY_UNITY - decay), hardware.DECAY_UNITY,
-                     rounding_mode="trunc")
+    """Loihi's 12-bit decay: sign(x) · ((|x| · (4096 − decay)) >> 12), truncating toward zero."""
+    return torch.sign(x) * ((torch.abs(x) * (hardware.DECAY_UNITY - decay)) >> hardware.DECAY_SHIFT)
 
 
 def saturate(x: Tensor) -> Tensor:

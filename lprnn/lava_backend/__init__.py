@@ -19,7 +19,7 @@ _LAZY = {
     "run_on_lava": "runner", "run_graph": "runner", "LavaResult": "runner",
     "LavaProcessError": "runner", "build_graph": "network", "LavaGraph": "network",
     "SigmaDeltaLowPass": "procs.process", "GradedInput": "procs.process",
-    "SpikeCountReadout": "procs.process",
+    "WindowReadout": "procs.process",
     "check_network": "formats", "encode_inputs": "formats", "dense_encoding": "formats",
 }
 

@@ -163,6 +163,9 @@ def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncod
     if network.readout.weights.shape[1] != n_previous:
         raise ValueError(f"readout: {network.readout.weights.shape[1]} inputs, but the last "
                          f"layer has {n_previous} neurons")
+    if network.readout.source not in snn.READOUT_SOURCES:
+        raise ValueError(f"readout source {network.readout.source!r}: expected one of "
+                         f"{list(snn.READOUT_SOURCES)}")
     if network.readout.bias.shape != (network.readout.n_classes,):
         raise ValueError(f"readout: bias of shape {network.readout.bias.shape}, expected "
                          f"({network.readout.n_classes},)")

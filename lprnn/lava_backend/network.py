@@ -1,6 +1,6 @@
 """LoihiNetwork → a Lava process graph (nothing runs here; see :mod:`lprnn.lava_backend.runner`).
 
-    GradedInput ─Dense(W_1, graded)─▶ SigmaDeltaLowPass 1 ─Dense(W_2)─▶ … ─▶ layer L ─▶ SpikeCountReadout
+    GradedInput ─Dense(W_1, graded)─▶ SigmaDeltaLowPass 1 ─Dense(W_2)─▶ … ─▶ layer L ─▶ WindowReadout
                                        ▲                │
                                        └─Dense(U_l)─────┘   (recurrent layers)
 
@@ -11,7 +11,8 @@ spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer 
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
 :func:`lprnn.lava_backend.formats.dense_encoding` so that Lava keeps every weight exactly;
 in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
-exponent). The readout is accumulated inside :class:`SpikeCountReadout`; spikes, when
+exponent). The readout is accumulated inside :class:`WindowReadout` from the last layer's
+spikes (or, for a ``"decoded"`` readout, from its −i_fb, sent without delay); spikes, when
 recorded, are written to files by the neuron models themselves.
 """
 
@@ -26,7 +27,7 @@ from lava.utils.weightutils import SignMode
 
 from lprnn import hardware
 from lprnn.lava_backend.formats import DenseEncoding, check_network
-from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, SpikeCountReadout
+from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
 from lprnn.network import LoihiNetwork
 
 NUMERICS = ("fixed_pt", "floating_pt")
@@ -40,7 +41,7 @@ class LavaGraph:
     neurons: list[SigmaDeltaLowPass]
     forward: list[Dense]
     recurrent: list[Dense | None]
-    readout: SpikeCountReadout
+    readout: WindowReadout
     spike_files: list[Path]
     n_samples: int
     sample_steps: int
@@ -111,11 +112,14 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
         forward.append(dense)
         recurrent.append(recurrent_dense)
         previous = neuron.s_out
-    readout = SpikeCountReadout(
+    readout = WindowReadout(
         weights=network.readout.weights, bias=network.readout.bias, n_samples=n_samples,
         sample_steps=sample_steps, window_start=network.window_start(n_ann_steps),
         name="readout")
-    previous.connect(readout.s_in)
+    if network.readout.source == "decoded":
+        neurons[-1].decoded_out.connect(readout.s_in)
+    else:
+        previous.connect(readout.s_in)
     return LavaGraph(source=source, neurons=neurons, forward=forward, recurrent=recurrent,
                      readout=readout, spike_files=files, n_samples=n_samples,
                      sample_steps=sample_steps, numeric=numeric)

@@ -23,7 +23,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lprnn import hardware
 from lprnn.functional.sigma_delta import (SigmaDeltaParams, SigmaDeltaState, sigma_delta_step,
                                           sigma_delta_step_fixed)
-from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, SpikeCountReadout
+from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
 from lprnn.network import SigmaDeltaFixedParams
 
 STATES = ("i_in", "i_ip", "v", "i_fb")
@@ -68,11 +68,13 @@ class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
             for name in STATES:
                 getattr(self, name)[:] = 0
             self.s_out.send(np.zeros(self.s_out.shape, dtype=self.i_in.dtype))
+            self.decoded_out.send(np.zeros(self.s_out.shape, dtype=self.i_in.dtype))
             return
         spikes = self.step(synaptic_input)
         if self.proc_params["record_to"] is not None and sample < int(self.n_samples):
             self._write(sample, n, spikes)
         self.s_out.send(spikes)
+        self.decoded_out.send(-self.i_fb)
 
 
 @implements(proc=SigmaDeltaLowPass, protocol=LoihiProtocol)
@@ -93,6 +95,8 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=hardware.STATE_BITS)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    decoded_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32,
+                                        precision=hardware.STATE_BITS)
     i_in: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
     i_ip: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
     v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
@@ -128,6 +132,7 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    decoded_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     i_in: np.ndarray = LavaPyType(np.ndarray, float)
     i_ip: np.ndarray = LavaPyType(np.ndarray, float)
     v: np.ndarray = LavaPyType(np.ndarray, float)
@@ -182,24 +187,24 @@ class PyGradedInputFloat(_AbstractGradedInputModel):
 
 class _AbstractReadoutModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
-        spikes = self.s_in.recv()
+        received = self.s_in.recv()
         sample_steps, window_start = int(self.sample_steps), int(self.window_start)
         sample, n = _sample_position(self.time_step, sample_steps)
         if window_start <= n < sample_steps:
-            self.counts += spikes.astype(self.counts.dtype)
+            self.counts += received.astype(self.counts.dtype)
         if n == sample_steps - 1 and sample < self.logits.shape[0]:
             self.logits[sample] = (self.weights.astype(self.logits.dtype) @ self.counts
                                    + self.bias * (sample_steps - window_start))
             self.counts[:] = 0
 
 
-@implements(proc=SpikeCountReadout, protocol=LoihiProtocol)
+@implements(proc=WindowReadout, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PySpikeCountReadoutFixed(_AbstractReadoutModel):
+class PyWindowReadoutFixed(_AbstractReadoutModel):
     """Integer logits, int64 throughout (no overflow for any realistic window)."""
 
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, bool, precision=1)
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=hardware.STATE_BITS)
     weights: np.ndarray = LavaPyType(np.ndarray, np.int64)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64)
     counts: np.ndarray = LavaPyType(np.ndarray, np.int64)
@@ -208,11 +213,11 @@ class PySpikeCountReadoutFixed(_AbstractReadoutModel):
     window_start: int = LavaPyType(int, np.int32)
 
 
-@implements(proc=SpikeCountReadout, protocol=LoihiProtocol)
+@implements(proc=WindowReadout, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PySpikeCountReadoutFloat(_AbstractReadoutModel):
-    """The same readout in float (spike counts and logits as float64)."""
+class PyWindowReadoutFloat(_AbstractReadoutModel):
+    """The same readout in float (sums and logits as float64)."""
 
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     weights: np.ndarray = LavaPyType(np.ndarray, float)

@@ -65,6 +65,7 @@ class SigmaDeltaLowPass(AbstractProcess):
                          name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
+        self.decoded_out = OutPort(shape=shape)   # −i_fb after each step (graded), for readouts
         self.i_in = Var(shape=shape, init=0)
         self.i_ip = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=0)
@@ -93,11 +94,12 @@ class GradedInput(AbstractProcess):
         self.sample_steps = Var(shape=(1,), init=data.shape[1] * k)
 
 
-class SpikeCountReadout(AbstractProcess):
+class WindowReadout(AbstractProcess):
     """Integer readout accumulated inside the process, one row of ``logits`` per sample.
 
-    Counts the last layer's spikes over SNN steps ``window_start <= n < sample_steps`` and, at
-    the last step of each sample, stores
+    Sums what it receives over SNN steps ``window_start <= n < sample_steps`` (the last layer's
+    spikes, or its decoded value −i_fb for a ``"decoded"`` readout, connected to the neuron's
+    ``decoded_out``) and, at the last step of each sample, stores
     ``logits[i] = weights · counts + bias · (sample_steps − window_start)``.
     """
 

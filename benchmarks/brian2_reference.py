@@ -27,8 +27,12 @@ of docs/ARCHITECTURE.md. The input is a group of ``n_inputs`` graded sources hol
 ``x_int[n // k]`` (a ``TimedArray``), firing whenever non-zero. Only non-zero weights become
 synapses (Brian2 is event driven; zero weights change nothing).
 
-Readout, as :func:`lprnn.snn.simulate`: last-layer spike counts in the window times the
-integer readout weights, plus bias times the window length.
+Readout, as :func:`lprnn.snn.simulate`: ``W_ro · c + bias · N_w`` over the window, with ``c`` the
+last layer's spike counts (``readout.source == "spike_counts"``) or the sum of its −i_fb after
+each step of the window (``"decoded"``; a ``StateMonitor`` in the "end" slot, after resets).
+
+Timing: wall time and CPU time of this process (``time.process_time``); on a shared machine the
+CPU time is the fairer measure.
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ class Brian2Result:
     n_snn_steps: int
     build_seconds: float      # constructing the Brian2 objects
     warmup_seconds: float     # the first SNN step (code generation included)
-    run_seconds: float        # the remaining n_snn_steps − 1 steps
+    run_seconds: float        # the remaining n_snn_steps − 1 steps, wall time
+    run_cpu_seconds: float    # the same, CPU time of this process
 
 
 def _update_code(clamp_drive: bool) -> str:
@@ -114,8 +119,8 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
     brian2.start_scope()
     dt = brian2.defaultclock.dt
     held = brian2.TimedArray(np.repeat(x_int, k, axis=0)[:n_steps], dt=dt)
-    source = brian2.NeuronGroup(network.n_inputs, "x = held(t, i) : 1", threshold="x != 0", reset="",
-                                namespace={"held": held}, name="graded_input")
+    source = brian2.NeuronGroup(network.n_inputs, "x = held(t, i) : 1", threshold="x != 0",
+                                reset="", namespace={"held": held}, name="graded_input")
     objects: list = [source]
     groups, monitors = [], []
     for index, layer in enumerate(network.layers):
@@ -124,7 +129,8 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
                          w_fb=float(p.feedback_weight), theta=float(p.threshold),
                          state_max=float(hardware.STATE_MAX),
                          drive_max=float(p.drive_max if p.drive_max is not None else 0),
-                         scale_ff=2.0 ** layer.weight_exp, scale_rec=2.0 ** layer.recurrent_weight_exp)
+                         scale_ff=2.0 ** layer.weight_exp,
+                         scale_rec=2.0 ** layer.recurrent_weight_exp)
         group = brian2.NeuronGroup(layer.n_neurons, _NEURON_MODEL, threshold="v > theta",
                                    reset="v = 0\ni_fb = clip(i_fb + w_fb, -state_max, state_max)",
                                    namespace=namespace, name=f"layer{index}")
@@ -141,15 +147,23 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
         monitor = brian2.SpikeMonitor(group, name=f"spikes{index}")
         groups.append(group)
         monitors.append(monitor)
+    if network.readout.source == "decoded":
+        feedback = brian2.StateMonitor(groups[-1], "i_fb", record=True, when="end",
+                                      name="feedback_monitor")
+        objects.append(feedback)
+    elif network.readout.source != "spike_counts":
+        raise ValueError(f"readout source {network.readout.source!r}: expected 'spike_counts' "
+                         "or 'decoded'")
     net = brian2.Network(objects + groups + monitors)
     build_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     net.run(dt)
     warmup_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     net.run((n_steps - 1) * dt)
     run_seconds = time.perf_counter() - started
+    run_cpu_seconds = time.process_time() - started_cpu
 
     spikes = {}
     for layer, monitor in zip(network.layers, monitors):
@@ -158,7 +172,11 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
         raster[steps, np.asarray(monitor.i)] = True
         spikes[layer.name] = raster
     window = network.window_start(x_int.shape[0])
-    counts = spikes[network.layers[-1].name][window:].sum(axis=0).astype(np.int64)
+    if network.readout.source == "decoded":
+        counts = -np.rint(np.asarray(feedback.i_fb)[:, window:]).astype(np.int64).sum(axis=1)
+    else:
+        counts = spikes[network.layers[-1].name][window:].sum(axis=0).astype(np.int64)
     logits = (np.asarray(network.readout.weights, dtype=np.int64) @ counts
               + np.asarray(network.readout.bias, dtype=np.int64) * max(n_steps - window, 0))
-    return Brian2Result(spikes, logits, n_steps, build_seconds, warmup_seconds, run_seconds)
+    return Brian2Result(spikes, logits, n_steps, build_seconds, warmup_seconds, run_seconds,
+                        run_cpu_seconds)

@@ -1,7 +1,7 @@
 """SNN throughput: the fast simulator (lprnn.snn) against a Brian2 reference of the same equations.
 
-    python benchmarks/snn_throughput.py                      # defaults below, ~2 minutes on 2 cores
-    python benchmarks/snn_throughput.py --brian2-ann-steps 0 # Brian2 on the whole sequence
+    python benchmarks/snn_throughput.py                        # whole test set, whole Brian2 sample
+    python benchmarks/snn_throughput.py --test-samples 100 --brian2-ann-steps 20   # quicker
 
 Network: the paper-size lpRNN (80-128-512-512-20, 3-bit weights) mapped by
 :func:`lprnn.loihi.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
@@ -15,14 +15,17 @@ What is measured, on the same network and the same inputs:
    generation as the authors used) and the fast simulator must emit the same spikes, step for
    step, for every neuron: on a tiny random network (whole run, negative exponents, θ > 0,
    leaky v) and on the benchmark network for the steps Brian2 simulates.
-2. Brian2: one sample (test sample 0), truncated to ``--brian2-ann-steps`` ANN steps; its
-   per-sample time is the measured time per SNN step (after a first step that includes code
-   generation) times the SNN steps of a whole sample.
+2. Brian2: one sample (test sample 0), the whole sequence or its first ``--brian2-ann-steps``
+   ANN steps; its per-sample time is the measured time per SNN step (after a first step that
+   includes code generation) times the SNN steps of a whole sample. (A truncated run covers the
+   quiet start of the clip, with fewer spikes than the rest: it underestimates Brian2's time.)
 3. Fast simulator: the whole test set in batches of ``--batch-size`` (its samples/s and the
    test-set time), and one sample alone (batch 1), the like-for-like comparison with Brian2.
 
-Printed: samples/s of both, their ratio (batched and batch 1), the test-set time and SNN
-accuracy. Torch uses ``--threads`` CPU threads (Brian2's numpy uses what numpy's BLAS uses).
+Printed: samples/s of both, in wall time and per CPU-second of this process (the fair measure
+on a shared machine: other jobs inflate wall times, not CPU times), their ratios (batched and
+batch 1), the test-set time and SNN accuracy. Torch uses ``--threads`` CPU threads.
+
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from lprnn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
                            SigmaDeltaFixedParams)
 
 
-def tiny_network(seed: int = 0) -> LoihiNetwork:
+def tiny_network(readout_source: str, seed: int = 0) -> LoihiNetwork:
     """A 4-6-5-3 random integer network exercising what the mapper may not use: negative
     weight exponents, θ > 0, a leaky membrane, with and without the drive clamp."""
     rng = np.random.default_rng(seed)
@@ -63,7 +66,8 @@ def tiny_network(seed: int = 0) -> LoihiNetwork:
               LoihiLayer("rnn_layers.0", weights(5, 6), 4,
                          rng.integers(-50, 50, 5).astype(np.int32), 1, leaky, 100.0,
                          recurrent_weights=weights(5, 5), recurrent_weight_exp=-1)]
-    return LoihiNetwork(layers, LoihiReadout(weights(3, 5), rng.integers(-5, 5, 3)),
+    return LoihiNetwork(layers, LoihiReadout(weights(3, 5), rng.integers(-5, 5, 3),
+                                             source=readout_source),
                         steps_per_ann_step=4, input_scale=64.0)
 
 
@@ -84,7 +88,7 @@ def spike_mismatches(network: LoihiNetwork, x: torch.Tensor, n_snn_steps: int | 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps-per-ann-step", "-k", type=int, default=10)
-    parser.add_argument("--brian2-ann-steps", type=int, default=20,
+    parser.add_argument("--brian2-ann-steps", type=int, default=0,
                         help="ANN steps of test sample 0 run in Brian2 (0: the whole sequence)")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--test-samples", type=int, default=0,
@@ -97,9 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     k = args.steps_per_ann_step
 
-    differ, _, _ = spike_mismatches(tiny_network(), torch.randn(12, 4,
-                                    generator=torch.Generator().manual_seed(0)))
-    print(f"tiny network, Brian2 vs fast simulator, differing spikes: {differ}")
+    for source in ("spike_counts", "decoded"):
+        differ, _, _ = spike_mismatches(tiny_network(source), torch.randn(
+            12, 4, generator=torch.Generator().manual_seed(0)))
+        print(f"tiny network ({source} readout), Brian2 vs fast simulator, differing spikes "
+              f"(and logits): {differ}")
 
     test = load_dataset("digits", "test")
     x = test.features if args.test_samples == 0 else test.features[:args.test_samples]
@@ -121,31 +127,34 @@ def main(argv: list[str] | None = None) -> None:
     brian2_steps = None if args.brian2_ann_steps == 0 else min(args.brian2_ann_steps, n_ann) * k
     differ, emitted, reference = spike_mismatches(network, x[0], brian2_steps)
     print(f"Brian2 vs fast simulator on test sample 0, {reference.n_snn_steps} SNN steps: "
-          f"differing spikes {differ} of {emitted} emitted")
-    brian2_step_seconds = reference.run_seconds / (reference.n_snn_steps - 1)
-    brian2_sample_seconds = brian2_step_seconds * total_steps
+          f"differing spikes {differ} of {emitted} emitted", flush=True)
+    scale = total_steps / (reference.n_snn_steps - 1)
+    brian2_wall, brian2_cpu = reference.run_seconds * scale, reference.run_cpu_seconds * scale
     print(f"Brian2 (numpy): build {reference.build_seconds:.2f} s, first step (code generation) "
-          f"{reference.warmup_seconds:.2f} s, {1e3 * brian2_step_seconds:.2f} ms per SNN step "
-          f"→ {brian2_sample_seconds:.1f} s per sample")
+          f"{reference.warmup_seconds:.2f} s, then {1e3 * reference.run_seconds / (reference.n_snn_steps - 1):.2f} "
+          f"ms per SNN step → {brian2_wall:.2f} s wall, {brian2_cpu:.2f} s CPU per sample", flush=True)
 
-    started = time.perf_counter()
-    snn.simulate(network, x[:1])
-    single_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    result = snn.simulate(network, x, batch_size=args.batch_size, progress=True)
-    test_seconds = time.perf_counter() - started
+    def timed(samples: torch.Tensor, batch_size: int) -> tuple[snn.SimulationResult, float, float]:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        result = snn.simulate(network, samples, batch_size=batch_size, progress=True)
+        return result, time.perf_counter() - started, time.process_time() - started_cpu
+
+    _, single_wall, single_cpu = timed(x[:1], 1)
+    print(f"fast simulator, one sample alone: {single_wall:.2f} s wall, {single_cpu:.2f} s CPU",
+          flush=True)
+    result, test_wall, test_cpu = timed(x, args.batch_size)
     accuracy = float((result.predictions == labels).float().mean())
-
-    fast_rate, single_rate, brian2_rate = (x.shape[0] / test_seconds, 1 / single_seconds,
-                                           1 / brian2_sample_seconds)
-    print(f"fast simulator: {x.shape[0]} samples in {test_seconds:.1f} s (batch {args.batch_size}),"
-          f" SNN accuracy {100 * accuracy:.2f}%; one sample alone {single_seconds:.2f} s")
-    print(f"samples/s fast (batched):  {fast_rate:.3f}")
-    print(f"samples/s fast (batch 1):  {single_rate:.3f}")
-    print(f"samples/s Brian2:          {brian2_rate:.4f}")
-    print(f"ratio fast/Brian2:         {fast_rate / brian2_rate:.0f}x batched, "
-          f"{single_rate / brian2_rate:.1f}x batch 1")
-    print(f"test-set time (fast, {x.shape[0]} samples): {test_seconds:.1f} s")
+    n = x.shape[0]
+    print(f"fast simulator: {n} samples in {test_wall:.1f} s wall, {test_cpu:.1f} s CPU "
+          f"(batch {args.batch_size}), SNN accuracy {100 * accuracy:.2f}%")
+    print("samples/s                  wall      per CPU-second")
+    print(f"  fast (batched)       {n / test_wall:9.3f}   {n / test_cpu:9.3f}")
+    print(f"  fast (batch 1)       {1 / single_wall:9.3f}   {1 / single_cpu:9.3f}")
+    print(f"  Brian2 (numpy)       {1 / brian2_wall:9.3f}   {1 / brian2_cpu:9.3f}")
+    print(f"ratio fast/Brian2: batched {brian2_wall * n / test_wall:.1f}x wall, "
+          f"{brian2_cpu * n / test_cpu:.1f}x CPU; batch 1 {brian2_wall / single_wall:.1f}x wall, "
+          f"{brian2_cpu / single_cpu:.1f}x CPU")
+    print(f"test-set time (fast, {n} samples, {args.threads} threads): {test_wall:.1f} s wall")
 
 
 if __name__ == "__main__":

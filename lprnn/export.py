@@ -32,7 +32,7 @@ from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixe
 
 NETX_FORMAT = "lprnn-netx-v1"
 NEURON_TYPE = "LPRNN_SIGMA_DELTA_LOWPASS"
-READOUT_TYPE = "LPRNN_SPIKE_COUNT_READOUT"
+READOUT_TYPE = "LPRNN_WINDOW_READOUT"
 NETX_LIMITATIONS = (
     f"neuron: the adaptive sigma-delta low-pass neuron (type {NEURON_TYPE}: four states i_in, "
     "i_ip, v, i_fb with self-feedback) is none of netx's neuron types (CUBA/LOIHI, SDNN, RF); "
@@ -45,8 +45,9 @@ NETX_LIMITATIONS = (
     "integer bias (mantissa 'biasMant' times 2**'biasExp').",
     "input: graded input x_int = round(x * input_scale) held for steps_per_ann_step steps "
     "(attributes of the root group); netx has no zero-order hold.",
-    f"readout: the integer spike-count readout over the averaging window (type {READOUT_TYPE}) "
-    "has no netx equivalent.",
+    f"readout: the integer readout summed over the averaging window (type {READOUT_TYPE}; its "
+    "'source' is the last layer's spike counts or its decoded value -i_fb) has no netx "
+    "equivalent.",
 )
 
 
@@ -115,7 +116,9 @@ def save_netx(network: LoihiNetwork, path: str | Path) -> Path:
         readout.create_dataset("shape", data=np.array([network.readout.n_classes]))
         readout.create_dataset("weight", data=network.readout.weights)
         readout.create_dataset("bias", data=network.readout.bias)
-        _string(readout.create_group("neuron"), "type", READOUT_TYPE)
+        readout_neuron = readout.create_group("neuron")
+        _string(readout_neuron, "type", READOUT_TYPE)
+        _string(readout_neuron, "source", network.readout.source)
     return path
 
 
@@ -149,7 +152,8 @@ def load_netx(path: str | Path) -> LoihiNetwork:
                 state_scale=float(group["stateScale"][()]),
                 recurrent_weights=group["weight_rec"][()] if recurrent else None,
                 recurrent_weight_exp=int(group["wgtExpRec"][()]) if recurrent else 0))
-        readout = LoihiReadout(weights=groups[-1]["weight"][()], bias=groups[-1]["bias"][()])
+        readout = LoihiReadout(weights=groups[-1]["weight"][()], bias=groups[-1]["bias"][()],
+                               source=_read_string(groups[-1]["neuron"]["source"]))
         return LoihiNetwork(layers=layers, readout=readout,
                             steps_per_ann_step=int(f.attrs["steps_per_ann_step"]),
                             input_scale=float(f.attrs["input_scale"]),

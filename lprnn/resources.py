@@ -40,17 +40,18 @@ SYNAPSE_BYTES = hardware.WEIGHT_MANTISSA_BITS // 8      # dense 8-bit weights
 
 
 def weight_bits(weights: np.ndarray) -> int:
-    """Bits a weight matrix needs on Loihi 2 (1–8): magnitude bits after dropping the trailing
-    zero bits common to all weights, plus a sign bit for a mixed-sign matrix."""
+    """Bits a weight matrix needs on Loihi 2 (1–8, two's complement for a mixed-sign matrix)
+    once the trailing zero bits common to all weights are moved into the exponent."""
     w = np.asarray(weights).astype(np.int64)
     nonzero = w[w != 0]
     if nonzero.size == 0:
         return 1
     common = int(np.bitwise_or.reduce(np.abs(nonzero)))
     shift = (common & -common).bit_length() - 1
-    magnitude = int(np.max(np.abs(nonzero)) >> shift).bit_length()
-    mixed = nonzero.min() < 0 < nonzero.max()
-    return magnitude + int(mixed)
+    largest, smallest = int(nonzero.max()) >> shift, int(nonzero.min()) >> shift
+    if smallest < 0 < largest:
+        return 1 + max(largest.bit_length(), (-smallest - 1).bit_length())
+    return max(abs(largest), abs(smallest)).bit_length()
 
 
 def _cores(neurons: int, synapses: int) -> tuple[int, int]:

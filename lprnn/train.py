@@ -216,11 +216,18 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
 
 def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
           config: TrainConfig | None = None, progress: bool = True) -> TrainResult:
-    """Train ``model`` in place (module docstring); it ends holding its best epoch's weights."""
+    """Train ``model`` in place (module docstring); it ends holding its best epoch's weights.
+
+    ``model``: an LpRNNClassifier, or any classifier module ``x [B, T, F] -> logits [B, C]``
+    with ``model.config.n_classes`` (the baselines); lottery rounds need an LpRNNClassifier.
+    """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config is a {type(config).__name__}: expected a TrainConfig "
                         "(use TrainConfig.from_dict for a dict of options)")
+    if config.lottery_rounds and not isinstance(model, LpRNNClassifier):
+        raise TypeError(f"lottery_rounds={config.lottery_rounds} needs an LpRNNClassifier, "
+                        f"got a {type(model).__name__}")
     for dataset, what in ((train_set, "training"), (val_set, "validation")):
         _check_dataset(dataset, model.config.n_classes, what)
     device = resolve_device(config.device)

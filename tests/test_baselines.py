@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lprnn.baselines import (AdaptiveSRNN, ElmanClassifier, ElmanConfig, LSTMClassifier,
-                             LSTMConfig, SRNNConfig, constrain, discretize_activations,
+from lprnn.baselines import (AdaptiveSRNN, BaselineConfig, ElmanClassifier, LSTMClassifier,
+                             constrain, discretize_activations,
                              discretize_weights, fan_in_mask, simulate_integrate_fire,
                              spiking_activity)
 from lprnn.baselines.conversions import (delta_encode, simulate_rate_coded,
@@ -15,9 +15,9 @@ from lprnn.model import LpRNNClassifier, ModelConfig
 
 
 @pytest.mark.parametrize("model", [
-    ElmanClassifier(ElmanConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3)),
-    LSTMClassifier(LSTMConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3)),
-    AdaptiveSRNN(SRNNConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3, averaging="all")),
+    ElmanClassifier(BaselineConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3)),
+    LSTMClassifier(BaselineConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3)),
+    AdaptiveSRNN(BaselineConfig(n_inputs=5, hidden_sizes=(6, 4), n_classes=3, averaging="all")),
 ], ids=["elman", "lstm", "srnn"])
 def test_classifiers_forward_and_backward_shapes(model):
     torch.manual_seed(0)
@@ -37,7 +37,7 @@ def test_classifiers_forward_and_backward_shapes(model):
 
 def test_srnn_spikes_are_binary_and_time_constants_learn():
     torch.manual_seed(1)
-    model = AdaptiveSRNN(SRNNConfig(n_inputs=4, hidden_sizes=(8,), n_classes=2))
+    model = AdaptiveSRNN(BaselineConfig(n_inputs=4, hidden_sizes=(8,), n_classes=2))
     x = torch.randn(3, 10, 4) * 3
     spikes = model.trace(x)["rnn_layers.0"]
     assert set(spikes.unique().tolist()) <= {0.0, 1.0} and spikes.sum() > 0
@@ -88,7 +88,7 @@ def test_fan_in_mask_keeps_the_largest_incoming_weights():
 
 def test_constrain_limits_fan_in_over_input_and_recurrent_weights():
     torch.manual_seed(0)
-    model = ElmanClassifier(ElmanConfig(n_inputs=50, hidden_sizes=(40,), n_classes=3))
+    model = ElmanClassifier(BaselineConfig(n_inputs=50, hidden_sizes=(40,), n_classes=3))
     constrained = constrain(model, torch.randn(4, 6, 50), fan_in=64)
     w, u, _ = constrained.rnn_layers[0].effective_weights()
     assert torch.equal(((w != 0).sum(dim=1) + (u != 0).sum(dim=1)) <= 64, torch.ones(40, dtype=torch.bool))
@@ -101,7 +101,7 @@ def test_constrain_limits_fan_in_over_input_and_recurrent_weights():
 
 def _constrained_elman(hidden_sizes, seed=0):
     torch.manual_seed(seed)
-    model = ElmanClassifier(ElmanConfig(n_inputs=10, hidden_sizes=hidden_sizes, n_classes=4))
+    model = ElmanClassifier(BaselineConfig(n_inputs=10, hidden_sizes=hidden_sizes, n_classes=4))
     for layer in model.rnn_layers:
         layer.linear_hh.weight.data *= 0.5
     x = torch.randn(16, 12, 10) * 0.5

@@ -83,8 +83,10 @@ def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
 def _assert_equal_to_simulator(network: LoihiNetwork, x: torch.Tensor) -> None:
     reference = snn.simulate(network, x, record=True)
     result = run_on_lava(network, x)
-    for layer, spikes in zip(network.layers, result.spikes):
-        np.testing.assert_array_equal(spikes, reference.spikes[layer.name].numpy(),
+    assert list(result.spikes) == [layer.name for layer in network.layers]
+    for layer in network.layers:
+        np.testing.assert_array_equal(result.spikes[layer.name],
+                                      reference.spikes[layer.name].numpy(),
                                       err_msg=f"spikes of layer {layer.name}")
     np.testing.assert_array_equal(result.logits, reference.logits.numpy())
     np.testing.assert_array_equal(result.predictions, reference.predictions.numpy())
@@ -207,7 +209,8 @@ def test_random_networks_equal_simulator(seed, saturating):
 def test_random_networks_are_demanding(seed, saturating):
     """Guards the test above: saturating cases hit the 24-bit limit; the others are active
     below it, and their samples spike differently."""
-    result = snn.simulate(_random_network(seed, saturating), _random_inputs(seed), record=True)
+    result = snn.simulate(_random_network(seed, saturating), _random_inputs(seed), record=True,
+                          track_state_max=True)
     if saturating:
         assert max(result.state_max.values()) == 2 ** 23 - 1
     else:
@@ -241,8 +244,9 @@ def test_floating_pt_equals_float_reference():
             new.append(s)
             recorded[i].append(s.bool())
         spikes = new
-    for layer, mine, theirs in zip(network.layers, recorded, result.spikes):
-        np.testing.assert_array_equal(theirs, torch.stack(mine, 1).numpy(), err_msg=layer.name)
+    for layer, mine in zip(network.layers, recorded):
+        np.testing.assert_array_equal(result.spikes[layer.name], torch.stack(mine, 1).numpy(),
+                                      err_msg=layer.name)
     assert result.logits.dtype == np.float64
 
 

@@ -120,6 +120,9 @@ def test_bad_training_input():
               toy_dataset(8, 0), toy_dataset(8, 1), FAST, progress=False)
     with pytest.raises(TypeError, match="config is a dict"):
         train(_model(), toy_dataset(8, 0), toy_dataset(8, 1), {"epochs": 1}, progress=False)
+    with pytest.raises(TypeError, match="lottery_rounds=1 needs an LpRNNClassifier"):
+        train(torch.nn.Linear(4, 2), toy_dataset(8, 0), toy_dataset(8, 1),
+              TrainConfig(lottery_rounds=1), progress=False)
     with pytest.raises(ValueError, match="validation set is empty"):
         train(_model(), toy_dataset(8, 0), toy_dataset(0, 1), FAST, progress=False)
 

@@ -13,14 +13,15 @@ All classifiers map ``x [B, T, F]`` to logits ``[B, C]`` averaged over time like
 so :func:`lprnn.train.train` and :func:`lprnn.train.evaluate` train and score every one of them.
 """
 
-from lprnn.baselines.elman import (ElmanClassifier, ElmanConfig, SpikingResult, constrain,
+from lprnn.baselines.common import BaselineConfig, average_logits
+from lprnn.baselines.elman import (ElmanClassifier, SpikingResult, constrain,
                                    discretize_activations, discretize_weights, fan_in_mask,
                                    simulate_integrate_fire)
-from lprnn.baselines.lstm import LSTMClassifier, LSTMConfig
-from lprnn.baselines.srnn import AdaptiveSRNN, SRNNConfig, spiking_activity
+from lprnn.baselines.lstm import LSTMClassifier
+from lprnn.baselines.srnn import AdaptiveSRNN, spiking_activity
 
-__all__ = ["AdaptiveSRNN", "compare_baselines", "ElmanClassifier", "ElmanConfig", "LSTMClassifier", "LSTMConfig",
-           "SRNNConfig", "SpikingResult", "constrain", "discretize_activations",
+__all__ = ["AdaptiveSRNN", "BaselineConfig", "compare_baselines", "ElmanClassifier", "LSTMClassifier",
+           "SpikingResult", "average_logits", "constrain", "discretize_activations",
            "discretize_weights", "fan_in_mask", "simulate_integrate_fire", "spiking_activity"]
 
 
@@ -58,7 +59,7 @@ def compare_baselines(train_set, val_set, test_set, *, hidden_sizes: tuple[int, 
                     synaptic_ops_per_sample=float(synaptic_ops_per_step(model) * n_steps),
                     train_seconds=seconds)
 
-    elman = ElmanClassifier(ElmanConfig(**shape))
+    elman = ElmanClassifier(BaselineConfig(**shape))
     seconds = fit(elman, train_config)
     rows.append(dense_row("Elman RNN (float)", elman, seconds))
     constrained = constrain(elman, train_set.features[:calibration_size])
@@ -70,9 +71,9 @@ def compare_baselines(train_set, val_set, test_set, *, hidden_sizes: tuple[int, 
                      test_accuracy=float((spiking.predictions == test_set.labels).float().mean()),
                      spikes_per_sample=float(spiking.spikes_per_sample.mean()),
                      synaptic_ops_per_sample=float(spiking.synaptic_ops.mean()), train_seconds=seconds))
-    lstm = LSTMClassifier(LSTMConfig(**shape))
+    lstm = LSTMClassifier(BaselineConfig(**shape))
     rows.append(dense_row("LSTM (float)", lstm, fit(lstm, train_config)))
-    srnn = AdaptiveSRNN(SRNNConfig(**shape))
+    srnn = AdaptiveSRNN(BaselineConfig(**shape))
     seconds = fit(srnn, dataclasses.replace(train_config, lr=srnn_lr))
     activity = spiking_activity(srnn, test_set.features)
     rows.append(dict(system="adaptive SRNN (Yin et al.)",

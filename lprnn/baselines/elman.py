@@ -34,26 +34,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from lprnn.baselines.common import BaselineConfig, average_logits
 from lprnn.functional.integrate_fire import IntegrateFireParams, initial_state, integrate_fire_step
 
 WEIGHT_LEVELS = 16
 ACTIVATION_LEVELS = 16
 FAN_IN_LIMIT = 64
-AVERAGING = ("second_half", "all")
-
-
-def _check_averaging(averaging: str) -> None:
-    if averaging not in AVERAGING:
-        raise ValueError(f"averaging={averaging!r}: expected one of {list(AVERAGING)}")
-
-
-def average_logits(logits: Tensor, averaging: str) -> Tensor:
-    """Mean of per-step logits ``[B, T, C]`` over ``t >= T // 2`` ("second_half") or all steps."""
-    _check_averaging(averaging)
-    start = logits.shape[1] // 2 if averaging == "second_half" else 0
-    return logits[:, start:].mean(dim=1)
-
-
 class _StraightThrough(torch.autograd.Function):
     """Forward: a rounding function's value; backward: the identity (straight-through estimator)."""
 
@@ -187,23 +173,12 @@ class _ElmanScan(torch.autograd.Function):
         return grad_drive.transpose(0, 1), grad_recurrent, None, None
 
 
-@dataclass(frozen=True)
-class ElmanConfig:
-    n_inputs: int = 80
-    hidden_sizes: tuple[int, ...] = (128,)
-    n_classes: int = 20
-    averaging: str = "second_half"
-
-    def __post_init__(self) -> None:
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes={self.hidden_sizes}: expected one or more positive sizes")
-        _check_averaging(self.averaging)
 
 
 class ElmanClassifier(nn.Module):
     """Stacked Elman ReLU layers and a linear readout; ``model(x [B, T, F]) -> logits [B, C]``."""
 
-    def __init__(self, config: ElmanConfig = ElmanConfig()):
+    def __init__(self, config: BaselineConfig = BaselineConfig()):
         super().__init__()
         self.config = config
         sizes = (config.n_inputs, *config.hidden_sizes)
@@ -363,6 +338,6 @@ def synaptic_ops_per_step(model: nn.Module) -> int:
     return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2)
 
 
-__all__ = ["ElmanConfig", "ElmanClassifier", "ElmanLayer", "LayerConstraints", "SpikingResult",
-           "average_logits", "calibrate_activation_ceiling", "constrain", "discretize_activations",
+__all__ = ["ElmanClassifier", "ElmanLayer", "LayerConstraints", "SpikingResult",
+           "calibrate_activation_ceiling", "constrain", "discretize_activations",
            "discretize_weights", "fan_in_mask", "simulate_integrate_fire", "synaptic_ops_per_step"]

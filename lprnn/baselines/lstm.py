@@ -7,30 +7,18 @@ time exactly like the lpRNN's (second half or all steps), trained with the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from lprnn.baselines.elman import _check_averaging, average_logits
+from lprnn.baselines.common import BaselineConfig, average_logits
 
 
-@dataclass(frozen=True)
-class LSTMConfig:
-    n_inputs: int = 80
-    hidden_sizes: tuple[int, ...] = (128,)
-    n_classes: int = 20
-    averaging: str = "second_half"
-
-    def __post_init__(self) -> None:
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes={self.hidden_sizes}: expected one or more positive sizes")
-        _check_averaging(self.averaging)
 
 
 class LSTMClassifier(nn.Module):
     """``model(x [B, T, F]) -> logits [B, C]``; ``trace(x)`` gives per-layer states and per-step logits."""
 
-    def __init__(self, config: LSTMConfig = LSTMConfig()):
+    def __init__(self, config: BaselineConfig = BaselineConfig()):
         super().__init__()
         self.config = config
         sizes = (config.n_inputs, *config.hidden_sizes)

@@ -26,14 +26,14 @@ mattered more than a netx export for this comparison.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from lprnn.baselines.elman import SpikingResult, _check_averaging, average_logits
+from lprnn.baselines.common import BaselineConfig, average_logits
+from lprnn.baselines.elman import SpikingResult
 
 THRESHOLD_BASELINE = 0.01   # b_0
 ADAPTATION_STRENGTH = 1.8   # β
@@ -135,23 +135,12 @@ class LeakyReadout(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
-@dataclass(frozen=True)
-class SRNNConfig:
-    n_inputs: int = 80
-    hidden_sizes: tuple[int, ...] = (128,)
-    n_classes: int = 20
-    averaging: str = "second_half"
-
-    def __post_init__(self) -> None:
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes={self.hidden_sizes}: expected one or more positive sizes")
-        _check_averaging(self.averaging)
 
 
 class AdaptiveSRNN(nn.Module):
     """Stacked recurrent adaptive-LIF layers and a leaky readout; ``model(x) -> logits [B, C]``."""
 
-    def __init__(self, config: SRNNConfig = SRNNConfig()):
+    def __init__(self, config: BaselineConfig = BaselineConfig()):
         super().__init__()
         self.config = config
         sizes = (config.n_inputs, *config.hidden_sizes)

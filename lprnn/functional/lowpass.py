@@ -58,10 +58,11 @@ class _LowpassScan(torch.autograd.Function):
         # The recurrence stays in the drive's dtype (float32) even under autocast.
         with torch.autocast(device_type=drive.device.type, enabled=False):
             for t in range(n_steps):
+                # lowpass_step written into the preallocated outputs, keeping m_t = [clamp(z) == z]
                 z = drive_tm[t] if recurrent_t is None else torch.addmm(drive_tm[t], h, recurrent_t)
-                torch.logical_and(z >= 0.0, z <= a_max, out=in_range[t])
-                h = lowpass_step(h, z, retention_ratio, a_max)
-                states[t] = h
+                clamped = torch.clamp(z, 0.0, a_max)
+                torch.eq(clamped, z, out=in_range[t])
+                h = torch.lerp(clamped, h, retention_ratio, out=states[t])
         ctx.save_for_backward(states, in_range, recurrent_weight)
         ctx.retention_ratio = retention_ratio
         return states.transpose(0, 1)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# imports Lava with the fork start method forced (see lprnn.lava_backend.procs)
+import lprnn.lava_backend.procs  # noqa: F401, I001
 import numpy as np
 from lava.proc.dense.process import Dense
 from lava.utils.weightutils import SignMode

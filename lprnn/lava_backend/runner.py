@@ -17,8 +17,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
+# imports Lava with the fork start method forced (see lprnn.lava_backend.procs)
+import lprnn.lava_backend.procs  # noqa: F401, I001
 import numpy as np
 import torch
 from lava.magma.core.run_conditions import RunSteps
@@ -30,6 +31,9 @@ from lprnn.lava_backend.network import NUMERICS, LavaGraph, build_graph
 from lprnn.network import LoihiNetwork
 
 
+_POLL_SECONDS = 0.002
+
+
 class LavaProcessError(RuntimeError):
     """An exception inside a Lava worker process; the message holds its traceback."""
 
@@ -39,7 +43,7 @@ class LavaResult:
     """What one Lava run produced (shapes as :class:`lprnn.snn.SimulationResult`)."""
 
     logits: np.ndarray              # [N, C]: int64 (fixed_pt) or float64 (floating_pt)
-    spikes: list[np.ndarray] | None  # per layer bool [N, T·k, n] (record_spikes=True)
+    spikes: dict[str, np.ndarray] | None  # per layer name, bool [N, T·k, n] (record_spikes)
     numeric: str
     n_steps: int                    # Lava steps run (T·k + 1 per sample)
     seconds: float                  # wall time of the steps (without build and start-up)
@@ -53,15 +57,36 @@ class LavaResult:
         return self.n_steps / self.seconds
 
 
-def _worker_errors(runtime) -> list[str]:
-    """Tracebacks of the Lava worker processes that raised (joins them)."""
+def _worker_errors(runtime, join: bool) -> list[str]:
+    """Tracebacks of the Lava worker processes that raised (``join``: wait for all to end)."""
     errors = []
     for actor in runtime._messaging_infrastructure.actors:
-        actor.join()
+        if join:
+            actor.join()
         if actor.exception:
             _, trace = actor.exception
             errors.append(trace)
     return errors
+
+
+def _run_steps(runtime, root, n_steps: int) -> None:
+    """Run n_steps, polling the workers: Lava's own blocking wait hangs forever when a process
+    that others wait on (a neuron, a Dense) dies, because its peers block on its channels."""
+    root.run(condition=RunSteps(num_steps=n_steps, blocking=False))
+    while not all(port.probe() for port in runtime.service_to_runtime):
+        errors = _worker_errors(runtime, join=False)
+        if errors:
+            raise LavaProcessError(
+                f"{len(errors)} Lava process(es) failed; first traceback:\n{errors[0]}")
+        time.sleep(_POLL_SECONDS)
+    try:
+        runtime.wait()
+    except RuntimeError as err:
+        errors = _worker_errors(runtime, join=True)
+        if not errors:
+            raise
+        raise LavaProcessError(
+            f"{len(errors)} Lava process(es) failed; first traceback:\n{errors[0]}") from err
 
 
 def _shutdown(runtime, workers_failed: bool) -> None:
@@ -107,15 +132,10 @@ def run_graph(graph: LavaGraph, *, progress: bool = False,
         for sample in tqdm(samples, desc=f"Lava {select_tag}", unit="sample",
                            disable=not progress):
             try:
-                root.run(condition=RunSteps(num_steps=graph.sample_steps + 1))
-            except RuntimeError as err:
-                errors = _worker_errors(runtime)
-                if not errors:
-                    raise
+                _run_steps(runtime, root, graph.sample_steps + 1)
+            except LavaProcessError:
                 workers_failed = True
-                raise LavaProcessError(
-                    f"{len(errors)} Lava process(es) failed; first traceback:\n{errors[0]}"
-                ) from err
+                raise
             if on_sample is not None:
                 on_sample(sample)
         seconds = time.perf_counter() - start
@@ -147,7 +167,8 @@ def run_on_lava(network: LoihiNetwork, inputs: torch.Tensor | np.ndarray, *,
         logits, seconds = run_graph(graph, progress=progress)
         spikes = None
         if record_spikes:
-            spikes = [np.array(np.load(path, mmap_mode="r")) for path in graph.spike_files]
+            spikes = {layer.name: np.array(np.load(path, mmap_mode="r"))
+                      for layer, path in zip(network.layers, graph.spike_files)}
     if numeric == "fixed_pt":
         logits = logits.astype(np.int64)
     return LavaResult(logits=logits, spikes=spikes, numeric=numeric,

@@ -8,9 +8,9 @@ must compute exactly the same thing from it. It saves to ``<name>.npz`` (arrays)
 Per layer, with integer states saturating at ±``hardware.STATE_MAX`` and the timing
 convention of ``docs/ARCHITECTURE.md``, the synaptic input at SNN step n is
 
-    a(n) = (W · s_prev(n−1)) << weight_exp + (U · s_self(n−1)) << recurrent_weight_exp
+    a(n) = (W · s_prev(n−1)) << weight_exp + (U · s_self(n−1−D)) << recurrent_weight_exp
 
-(``>>`` for a negative exponent) and the neuron is the fixed-point ΣΔ step of
+(``>>`` for a negative exponent; D = ``recurrent_delay``, 0 unless set) and the neuron is the fixed-point ΣΔ step of
 :func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed` with the layer's
 :class:`SigmaDeltaFixedParams` and bias ``bias_mantissa << bias_exp``.
 """
@@ -60,6 +60,9 @@ class LoihiLayer:
     state_scale: float                    # i_ip units per ANN activation unit
     recurrent_weights: np.ndarray | None = None   # int32 [n_out, n_out]
     recurrent_weight_exp: int = 0
+    # Extra SNN steps of delay on the recurrent synapses: the recurrent input at step n is
+    # (U · s_self(n − 1 − recurrent_delay)) << recurrent_weight_exp (a Lava DelayDense).
+    recurrent_delay: int = 0
 
     @property
     def n_neurons(self) -> int:
@@ -132,7 +135,8 @@ class LoihiNetwork:
                                bias_exp=layer.bias_exp, neuron=asdict(layer.neuron),
                                state_scale=layer.state_scale,
                                recurrent=layer.recurrent_weights is not None,
-                               recurrent_weight_exp=layer.recurrent_weight_exp))
+                               recurrent_weight_exp=layer.recurrent_weight_exp,
+                               recurrent_delay=layer.recurrent_delay))
         meta = dict(format=FORMAT, layers=layers, steps_per_ann_step=self.steps_per_ann_step,
                     input_scale=self.input_scale, averaging=self.averaging,
                     readout_source=self.readout.source, metadata=self.metadata)
@@ -161,7 +165,8 @@ class LoihiNetwork:
                 bias_mantissa=arrays[f"layers.{i}.bias_mantissa"], bias_exp=int(m["bias_exp"]),
                 neuron=SigmaDeltaFixedParams(**m["neuron"]), state_scale=float(m["state_scale"]),
                 recurrent_weights=arrays[f"layers.{i}.recurrent_weights"] if m["recurrent"] else None,
-                recurrent_weight_exp=int(m["recurrent_weight_exp"]))
+                recurrent_weight_exp=int(m["recurrent_weight_exp"]),
+                recurrent_delay=int(m.get("recurrent_delay", 0)))
                 for i, m in enumerate(meta["layers"])]
             readout = LoihiReadout(weights=arrays["readout.weights"], bias=arrays["readout.bias"],
                                    source=meta.get("readout_source", "spike_counts"))

@@ -4,11 +4,12 @@ This is the reference the Lava backend must match spike for spike. Per SNN step 
 convention of ``docs/ARCHITECTURE.md``; ``k = steps_per_ann_step``, ``x_int`` from
 :func:`encode_input`), for each layer ``l`` in order, all from the *previous* step's spikes:
 
-    a_l(n) = (W_l · s_{l−1}(n−1)) << e_W  +  (U_l · s_l(n−1)) << e_U      (s(−1) = 0)
+    a_l(n) = (W_l · s_{l−1}(n−1)) << e_W  +  (U_l · s_l(n−1−D_l)) << e_U    (s(m < 0) = 0)
     a_0(n) = (W_0 · x_int[(n−1) // k]) << e_W0  for n ≥ 1,  a_0(0) = 0      (graded input)
     s_l(n), state_l ← sigma_delta_step_fixed(a_l(n), bias_l, state_l, neuron_l)
 
-``<< e`` is a left shift for e ≥ 0 and an arithmetic right shift (floor) by −e for e < 0.
+``<< e`` is a left shift for e ≥ 0 and an arithmetic right shift (floor) by −e for e < 0;
+``D_l`` is the layer's ``recurrent_delay`` (extra SNN steps on its recurrent synapses).
 Readout: ``logits = W_ro · c + bias · N_w`` over the window (SNN steps
 ``n ≥ network.window_start(T)``, ``N_w`` of them), with ``c`` per last-layer neuron its spike
 count (readout source ``"spike_counts"``) or ``Σ_n −i_fb(n)``, the sum of its reconstruction
@@ -29,6 +30,7 @@ graded input values times their fan-out into the first layer (the input is sent 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +123,9 @@ def _check_network(network: LoihiNetwork) -> None:
     previous = network.n_inputs
     for layer in network.layers:
         validate_fixed_params(layer.neuron, where=f"layer {layer.name}")
+        if not isinstance(layer.recurrent_delay, int) or layer.recurrent_delay < 0:
+            raise ValueError(f"layer {layer.name}: recurrent_delay={layer.recurrent_delay!r}, "
+                             "expected a non-negative integer")
         if layer.n_inputs != previous:
             raise ValueError(f"layer {layer.name} has {layer.n_inputs} inputs, expected "
                              f"{previous} (the previous layer's size)")
@@ -215,6 +220,9 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
                                    device=device) for layer in layers]
 
     zero_input = torch.zeros(batch, layers[0].n_neurons, dtype=torch.int64, device=device)
+    # Spikes s_l(n−1−D_l) for the recurrent input: a queue holding the last D_l + 1 steps.
+    recurrent_history = [deque([spikes[l]] * (layer.recurrent_delay + 1),
+                               maxlen=layer.recurrent_delay + 1) for l, layer in enumerate(layers)]
     for n in tqdm(range(n_steps), desc="SNN steps", disable=not progress, leave=False):
         new_spikes = []
         for l, layer in enumerate(layers):
@@ -223,7 +231,7 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
             else:
                 a = connections[l](spikes[l - 1])
             if recurrent[l] is not None:
-                a = a + recurrent[l](spikes[l])
+                a = a + recurrent[l](recurrent_history[l][0])
             s, states[l] = sigma_delta_step_fixed(a, biases[l], states[l], layer.neuron)
             new_spikes.append(s)
             if track_state_max:
@@ -235,6 +243,7 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
         spikes = new_spikes
         for l in range(len(layers)):
             counts[l] += spikes[l]
+            recurrent_history[l].append(spikes[l])
         if n >= window:
             window_counts += spikes[-1] if readout_source == "spike_counts" else -states[-1].i_fb
 

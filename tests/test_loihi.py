@@ -111,6 +111,8 @@ def test_mapped_network_round_trips_through_files(tmp_path):
     assert torch.equal(a.logits, b.logits)
     assert all(torch.equal(a.spike_counts[n], b.spike_counts[n]) for n in a.spike_counts)
     assert loaded.layers[0].neuron == network.layers[0].neuron
+    assert loaded.layers[1].recurrent_delay == network.layers[1].recurrent_delay == 2
+    assert loaded.readout.source == "decoded"
 
 
 @pytest.mark.parametrize("k,match", [(0, "at least 1"), (2.5, "integer"), (True, "integer"),
@@ -171,6 +173,7 @@ def test_rejects_a_bias_beyond_the_mantissa_range():
 @pytest.mark.parametrize("kwargs,match", [(dict(activation_clamp="relu"), "activation_clamp"),
                                           (dict(threshold="one"), "threshold='one'"),
                                           (dict(readout="logits"), "readout='logits'"),
+                                          (dict(recurrent_delay=-2), "recurrent_delay=-2"),
                                           (dict(headroom_bits=-1.0), "headroom_bits")])
 def test_rejects_bad_options(kwargs, match):
     with pytest.raises(MappingError, match=match):

@@ -29,6 +29,11 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
               for layer in net.layers]
     previous = [np.zeros(layer.n_neurons, np.int64) for layer in net.layers]
     spikes_out = [[] for _ in net.layers]
+
+    def own_spikes(l, n):  # s_l(n − 1 − D_l), zero before the start
+        m = n - 1 - net.layers[l].recurrent_delay
+        return spikes_out[l][m].astype(np.int64) if m >= 0 else np.zeros(net.layers[l].n_neurons, np.int64)
+
     window, window_counts = net.window_start(n_ann), np.zeros(net.layers[-1].n_neurons, np.int64)
     for n in range(n_ann * k):
         current = []
@@ -40,7 +45,7 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
                 source = previous[l - 1]
             a = shift(w @ source, layer.weight_exp)
             if layer.recurrent_weights is not None:
-                a = a + shift(layer.recurrent_weights.astype(np.int64) @ previous[l],
+                a = a + shift(layer.recurrent_weights.astype(np.int64) @ own_spikes(l, n),
                               layer.recurrent_weight_exp)
             p, s = layer.neuron, states[l]
             s["i_in"] = np.clip(decay(s["i_in"], p.decay_in) + a, -STATE_MAX, STATE_MAX)
@@ -79,7 +84,7 @@ def random_network(seed: int) -> LoihiNetwork:
             int(rng.integers(-3, 8)), rng.integers(-4000, 4000, n_out).astype(np.int32),
             int(rng.integers(0, 8)), neuron, 1000.0,
             recurrent_weights=None if i == 0 else rng.integers(-128, 128, (n_out, n_out)).astype(np.int32) * 2,
-            recurrent_weight_exp=int(rng.integers(-2, 8))))
+            recurrent_weight_exp=int(rng.integers(-2, 8)), recurrent_delay=int(rng.integers(0, 4))))
     readout = LoihiReadout(rng.integers(-50, 50, (2, sizes[-1])).astype(np.int32),
                            rng.integers(-99, 99, 2))
     return LoihiNetwork(layers, readout, steps_per_ann_step=3, input_scale=float(rng.choice([1.0, 300.0, 5e4])))
@@ -103,7 +108,7 @@ def test_bit_exact_against_numpy_reference_random_integers(seed):
 
 
 @pytest.mark.parametrize("options", [dict(), dict(activation_clamp="state", threshold="zero",
-                                                  readout="spike_counts")])
+                                                  readout="spike_counts", recurrent_delay=0)])
 def test_bit_exact_against_numpy_reference_mapped_network(options):
     x = smooth_input(batch=3, steps=8)
     net = map_network(small_model(), 3, calibration=x, **options)
@@ -197,4 +202,9 @@ def test_network_and_option_errors():
                                layer.bias_exp, SigmaDeltaFixedParams(90, 5000, 4096, 90, -10, 0),
                                layer.state_scale, layer.recurrent_weights)
     with pytest.raises(ValueError, match="layer rnn_layers.0: decay_ip=5000"):
+        simulate(bad, x)
+    bad.layers[1] = LoihiLayer(layer.name, layer.weights, layer.weight_exp, layer.bias_mantissa,
+                               layer.bias_exp, layer.neuron, layer.state_scale,
+                               layer.recurrent_weights, recurrent_delay=-1)
+    with pytest.raises(ValueError, match="layer rnn_layers.0: recurrent_delay=-1"):
         simulate(bad, x)

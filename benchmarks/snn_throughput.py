@@ -90,11 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps-per-ann-step", "-k", type=int, default=10)
     parser.add_argument("--brian2-ann-steps", type=int, default=0,
                         help="ANN steps of test sample 0 run in Brian2 (0: the whole sequence)")
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--test-samples", type=int, default=0,
                         help="test samples for the fast simulator (0: the whole test set)")
     parser.add_argument("--calibration-samples", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1 measured fastest per CPU-second on 2 shared cores)")
     parser.add_argument("--untrained", action="store_true",
                         help="map an untrained paper-size network even if the authors' one exists")
     args = parser.parse_args(argv)

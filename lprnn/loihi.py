@@ -89,11 +89,6 @@ READOUT_MULTIPLIER = 2 ** 10
 # Without calibration inputs, features are assumed within ±DEFAULT_INPUT_BOUND (the front
 # ends z-normalize each clip); pass calibration data for a verified mapping instead.
 DEFAULT_INPUT_BOUND = 8.0
-# Loihi 2 per-core limits (Intel, "Taking Neuromorphic Computing to the Next Level with
-# Loihi 2", technology brief, 2021: up to 8192 neurons and 128 KB of synaptic memory per
-# neuro core). Dense synapses are counted at their 8-bit mantissa each.
-NEURONS_PER_CORE = 8192
-SYNAPTIC_MEMORY_BITS_PER_CORE = 128 * 1024 * 8
 MAX_CALIBRATION_ROUNDS = 6
 ACTIVATION_CLAMPS = ("drive", "state")
 THRESHOLDS = ("half_step", "zero")
@@ -397,8 +392,11 @@ def mapping_report(network: LoihiNetwork) -> pd.DataFrame:
             synapses += int(np.count_nonzero(layer.recurrent_weights))
         dense_bits = hardware.WEIGHT_MANTISSA_BITS * (layer.weights.size + (
             0 if layer.recurrent_weights is None else layer.recurrent_weights.size))
-        cores = max(math.ceil(layer.n_neurons / NEURONS_PER_CORE),
-                    math.ceil(dense_bits / SYNAPTIC_MEMORY_BITS_PER_CORE))
+        # Loihi 2 per-core limits (lprnn.hardware): neurons, synapses, and the core's memory
+        # holding the dense 8-bit weight matrix.
+        cores = max(math.ceil(layer.n_neurons / hardware.LOIHI2_NEURONS_PER_CORE),
+                    math.ceil(synapses / hardware.LOIHI2_SYNAPSES_PER_CORE),
+                    math.ceil(dense_bits / (8 * hardware.LOIHI2_MEMORY_PER_CORE_BYTES)))
         state_max = m.get("calibrated_state_max", m.get("estimated_state_max", math.nan))
         rec = layer.recurrent_weights
         rows.append(dict(

@@ -58,7 +58,11 @@ class ModelConfig:
         if self.averaging not in AVERAGING:
             raise ValueError(f"ModelConfig.averaging={self.averaging!r}: expected one of "
                              f"{list(AVERAGING)}")
-        self.weight_format  # validates the bit widths
+        try:
+            self.weight_format
+        except ValueError as err:
+            raise ValueError(f"ModelConfig weight_frac_bits={self.weight_frac_bits!r}, "
+                             f"weight_int_bits={self.weight_int_bits!r}: {err}") from None
 
     @property
     def weight_format(self) -> FixedPointFormat | None:

@@ -69,7 +69,7 @@ _RECIPES: dict[tuple[str, str], Recipe] = {
     ("digits", "default"): Recipe(
         "digits", "digits", "built-in spoken digits, reduced width for 2 CPU cores",
         model=dict(_PAPER_NETWORK, ff_size=64, rnn_sizes=(128, 128)),
-        train=dict(_AUTHORS_HD_TRAIN, epochs=8)),
+        train=dict(_AUTHORS_HD_TRAIN, epochs=20)),
     ("digits", "full"): Recipe(
         "digits", "digits", "built-in spoken digits, paper network and settings",
         model=dict(_PAPER_NETWORK), train=dict(_AUTHORS_HD_TRAIN)),

@@ -178,6 +178,7 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
     loss_fn = nn.CrossEntropyLoss()
+    augment_batch = getattr(train_set, "augment_batch", None)   # training-time augmentation
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_accuracy = None, first_epoch, -1.0
     desc = "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})"
@@ -190,6 +191,8 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         for x, y in _batches(train_set, config.batch_size, shuffle=True, generator=generator,
                              num_workers=config.num_workers):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if augment_batch is not None:   # e.g. Speech Commands' frequency masking
+                x = augment_batch(x)
             with _autocast(device, config.amp):
                 logits = model(x)
             loss = loss_fn(logits.float(), y)
@@ -332,9 +335,17 @@ def recipe_key(recipe: Any) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
-def checkpoint_path(recipe: Any) -> Path:
-    """Where :func:`load_or_train` caches the model of ``recipe``."""
-    return paths.models_dir() / f"{recipe.name}-{recipe_key(recipe)}.pt"
+def data_fingerprint(dataset: Dataset) -> str:
+    """12 hex digits identifying a dataset's contents (its labels and a strided sample of its
+    features), so that a regenerated dataset never reuses a model trained on the old one."""
+    digest = hashlib.sha256(dataset.labels.numpy().tobytes())
+    digest.update(dataset.features[:, ::5, ::4].contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def checkpoint_path(recipe: Any, train_set: Dataset) -> Path:
+    """Where :func:`load_or_train` caches the model of ``recipe`` trained on ``train_set``."""
+    return paths.models_dir() / f"{recipe.name}-{recipe_key(recipe)}-{data_fingerprint(train_set)}.pt"
 
 
 def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifier, dict]:
@@ -347,13 +358,13 @@ def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifie
     """
     from lprnn.datasets import load_dataset
 
-    path = checkpoint_path(recipe)
+    splits = {split: load_dataset(recipe.dataset, split, **recipe.dataset_options)
+              for split in ("train", "val", "test")}
+    path = checkpoint_path(recipe, splits["train"])
     if path.is_file():
         model, info = load_checkpoint(path, expected=recipe.model)
         return model, dict(info, checkpoint=str(path), cached=True)
     train_config = TrainConfig.from_dict(recipe.train)
-    splits = {split: load_dataset(recipe.dataset, split, **recipe.dataset_options)
-              for split in ("train", "val", "test")}
     data_sizes = dict(n_inputs=splits["train"].n_features, n_classes=splits["train"].n_classes)
     for name, value in data_sizes.items():
         if name in recipe.model and recipe.model[name] != value:

@@ -14,14 +14,6 @@ from lprnn.recipes import recipe_names
 from lprnn.train import load_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _toy(split: str) -> SequenceDataset:
     generator = torch.Generator().manual_seed({"train": 0, "val": 1, "test": 2}[split])
     labels = torch.arange(40) % 20

@@ -16,15 +16,6 @@ from lprnn.quantize import quantize
 TINY = ModelConfig(n_inputs=6, ff_size=5, rnn_sizes=(7, 4), n_classes=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and do not oversubscribe a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(config: ModelConfig = TINY, seed: int = 0) -> LpRNNClassifier:
     torch.manual_seed(seed)
     return LpRNNClassifier(config)

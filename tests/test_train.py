@@ -25,15 +25,6 @@ def toy_dataset(n: int, seed: int) -> SequenceDataset:
     return SequenceDataset(features, labels, ["neg", "pos"], "toy")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest (and do not oversubscribe a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(config: ModelConfig = CONFIG, seed: int = 0) -> LpRNNClassifier:
     torch.manual_seed(seed)
     return LpRNNClassifier(config)
@@ -198,18 +189,22 @@ def test_load_or_train_trains_once_then_loads(tmp_path, monkeypatch):
                     dataset_options=dict(quick=True))
     model, info = load_or_train(recipe, progress=False)
     assert calls == [("toy", s, {"quick": True}) for s in ("train", "val", "test")]
-    assert info["cached"] is False and info["checkpoint"] == str(checkpoint_path(recipe))
-    assert checkpoint_path(recipe).parent == tmp_path / "models"
+    train_set = fake_load_dataset("toy", "train")
+    calls.pop()
+    assert info["cached"] is False and info["checkpoint"] == str(checkpoint_path(recipe, train_set))
+    assert checkpoint_path(recipe, train_set).parent == tmp_path / "models"
     assert set(info) >= {"recipe", "test_accuracy", "best_val_accuracy", "best_epoch", "history",
                          "train_seconds"}
     assert model.config.n_inputs == 4 and model.config.n_classes == 2
     again, info_again = load_or_train(recipe, progress=False)
-    assert len(calls) == 3 and info_again["cached"] is True
+    assert len(calls) == 6 and info_again["cached"] is True
     assert info_again["test_accuracy"] == info["test_accuracy"]
     x = torch.randn(2, 10, 4)
     assert torch.equal(again(x), model(x))
     assert recipe_key(recipe.with_overrides(train={"device": "auto"})) == recipe_key(recipe)
     assert recipe_key(recipe.with_overrides(train={"seed": 1})) != recipe_key(recipe)
+    # a regenerated dataset never reuses the model trained on the old one
+    assert checkpoint_path(recipe, toy_dataset(48, 5)) != checkpoint_path(recipe, train_set)
     with pytest.raises(ValueError, match="sets n_classes=5, but dataset 'toy' has 2"):
         load_or_train(recipe.with_overrides(model={"n_classes": 5}), progress=False)
     with pytest.raises(ValueError, match=r"unknown model option\(s\) \['size'\]"):

@@ -44,7 +44,8 @@ from brian2_reference import simulate_brian2  # noqa: E402
 from lprnn import config, snn  # noqa: E402
 from lprnn.datasets import load_dataset  # noqa: E402
 from lprnn.loihi import map_network  # noqa: E402
-from lprnn.model import LpRNNClassifier, ModelConfig, load_authors_checkpoint  # noqa: E402
+from lprnn.authors import load_authors_checkpoint  # noqa: E402
+from lprnn.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
                            SigmaDeltaFixedParams)
 

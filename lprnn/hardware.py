@@ -40,6 +40,9 @@ BIAS_EXP_MAX = 7
 # Graded spikes (the analog input injected into the first layer) carry up to 24 bits.
 GRADED_SPIKE_BITS = 24
 
+# Extra synaptic delay of a connection (Lava's DelayDense, fixed_pt): 6 bits on Loihi 2.
+SYNAPTIC_DELAY_MAX = 63
+
 
 # ---------------------------------------------------------------------------------------------
 # Loihi 2 per-chip and per-core limits (used by lprnn.resources for the core-count estimate).

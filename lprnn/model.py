@@ -222,7 +222,7 @@ class LpRNNClassifier(nn.Module):
             raise ValueError(f"input has shape {tuple(x.shape)}: expected [batch, time, "
                              f"{n_inputs}]")
         if x.shape[-1] != n_inputs:
-            hint = (f"; it looks like [batch, features, time]: use x.transpose(1, 2)"
+            hint = ("; it looks like [batch, features, time]: use x.transpose(1, 2)"
                     if x.shape[1] == n_inputs else "")
             raise ValueError(f"input has shape {tuple(x.shape)}: expected [batch, time, "
                              f"{n_inputs}] (n_inputs={n_inputs}){hint}")
@@ -313,15 +313,3 @@ def from_state_dict(state_dict: Mapping[str, Tensor], **options: Any) -> LpRNNCl
     model = LpRNNClassifier(infer_config(state_dict, **options))
     model.load_state_dict(state_dict, strict=True)
     return model
-
-
-def load_authors_checkpoint(**options: Any) -> LpRNNClassifier:
-    """The authors' released HD lpRNN (3-bit, α 0.8, a_max 6) from the shared fixtures."""
-    from lprnn import config as paths
-    path = paths.authors_checkpoint()
-    if path is None:
-        raise FileNotFoundError(f"the authors' checkpoint {paths.AUTHORS_CHECKPOINT_NAME} is not "
-                                f"in {paths.fixtures_dir()} (get it from the authors' repository "
-                                "gauthierboeshertz/lpRNN_loihi, or set LPRNN_FIXTURES_DIR)")
-    state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    return from_state_dict(state_dict, **options)

@@ -47,7 +47,8 @@ def _hand_network(k: int = 4) -> LoihiNetwork:
 
 
 def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
-    """Exercises every sign mode, positive and negative exponents, recurrence and, when
+    """Exercises every sign mode, positive and negative exponents, recurrence (with and without
+    extra recurrent delays, i.e. DelayDense) and, when
     ``saturating``, 24-bit saturation (large biases and inputs); otherwise moderate activity."""
     rng = np.random.default_rng(seed)
     bias_exps = (3, 8) if saturating else (0, 2)
@@ -72,7 +73,8 @@ def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
         layers.append(LoihiLayer(
             f"layer{i}", w.astype(np.int32), int(rng.integers(-3, 8)),
             rng.integers(-4095, 4096, n).astype(np.int32), int(rng.integers(*bias_exps)), neuron,
-            1.0, recurrent_weights=recurrent, recurrent_weight_exp=int(rng.integers(-2, 8))))
+            1.0, recurrent_weights=recurrent, recurrent_weight_exp=int(rng.integers(-2, 8)),
+            recurrent_delay=i if recurrent is not None else 0))
     readout = LoihiReadout(rng.integers(-8, 9, (3, sizes[-1])).astype(np.int32),
                            rng.integers(-50, 50, 3))
     return LoihiNetwork(layers, readout, steps_per_ann_step=int(rng.integers(1, 5)),

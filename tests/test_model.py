@@ -9,8 +9,7 @@ import torch
 
 from lprnn import config as paths
 from lprnn.functional.lowpass import lowpass_step
-from lprnn.model import (LpRNN, LpRNNClassifier, ModelConfig, from_state_dict,
-                         load_authors_checkpoint)
+from lprnn.model import LpRNN, LpRNNClassifier, ModelConfig, from_state_dict
 from lprnn.quantize import quantize
 
 TINY = ModelConfig(n_inputs=6, ff_size=5, rnn_sizes=(7, 4), n_classes=3)
@@ -136,7 +135,7 @@ def test_authors_checkpoint_loads_strictly():
     state_dict = torch.load(path, map_location="cpu", weights_only=True)
     model = LpRNNClassifier(ModelConfig())
     model.load_state_dict(state_dict, strict=True)
-    authors = load_authors_checkpoint()
+    authors = from_state_dict(state_dict)
     assert authors.config == ModelConfig()
     assert 0.5 < authors.zero_weight_fraction() < 0.95
     assert authors(torch.randn(1, 20, 80)).shape == (1, 20)

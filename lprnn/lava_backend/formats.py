@@ -126,7 +126,7 @@ def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncod
     readout; weights are kept exactly by Lava (see :func:`dense_encoding`); the neuron
     parameters pass :func:`lprnn.functional.sigma_delta.validate_fixed_params`; the bias
     mantissa is 13-bit and
-    bias_exp in [0, 7]; and the summed spike input of a layer fits Lava's int32 accumulator.
+    bias_exp in [0, 7]; recurrent delays fit Loihi 2's 6-bit synaptic delays; and the summed spike input of a layer fits Lava's int32 accumulator.
     """
     if not network.layers:
         raise ValueError("network has no layers")
@@ -151,6 +151,9 @@ def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncod
         if not hardware.BIAS_EXP_MIN <= layer.bias_exp <= hardware.BIAS_EXP_MAX:
             raise ValueError(f"layer {layer.name!r}: bias_exp={layer.bias_exp}, expected "
                              f"[{hardware.BIAS_EXP_MIN}, {hardware.BIAS_EXP_MAX}]")
+        if not 0 <= layer.recurrent_delay <= hardware.SYNAPTIC_DELAY_MAX:
+            raise ValueError(f"layer {layer.name!r}: recurrent_delay={layer.recurrent_delay}, "
+                             f"expected [0, {hardware.SYNAPTIC_DELAY_MAX}] (Loihi 2 delays)")
         if layer is not network.layers[0]:
             drive = _max_drive(forward, np.ones(layer.n_inputs, np.int64))
             if recurrent is not None:

@@ -2,11 +2,12 @@
 
     GradedInput ─Dense(W_1, graded)─▶ SigmaDeltaLowPass 1 ─Dense(W_2)─▶ … ─▶ layer L ─▶ WindowReadout
                                        ▲                │
-                                       └─Dense(U_l)─────┘   (recurrent layers)
+                                       └─DelayDense(U_l)┘   (recurrent layers, D_l extra steps)
 
 Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
 ``docs/ARCHITECTURE.md`` and the simulator: the synaptic input of layer l at SNN step n is
-``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1)) << e_U``. The input→layer-1 Dense takes graded
+``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1−D_l)) << e_U``, with ``D_l`` the layer's
+``recurrent_delay`` (a ``DelayDense``; a plain ``Dense`` when D_l = 0). The input→layer-1 Dense takes graded
 spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
 :func:`lprnn.lava_backend.formats.dense_encoding` so that Lava keeps every weight exactly;
@@ -24,7 +25,7 @@ from pathlib import Path
 # imports Lava with the fork start method forced (see lprnn.lava_backend.procs)
 import lprnn.lava_backend.procs  # noqa: F401, I001
 import numpy as np
-from lava.proc.dense.process import Dense
+from lava.proc.dense.process import Dense, DelayDense
 from lava.utils.weightutils import SignMode
 
 from lprnn import hardware
@@ -47,12 +48,13 @@ class LavaGraph:
     spike_files: list[Path]
     n_samples: int
     sample_steps: int
+    gap_steps: int
     numeric: str
 
     @property
     def n_steps(self) -> int:
-        """Lava steps for all samples: S per sample plus one gap step each."""
-        return self.n_samples * (self.sample_steps + 1)
+        """Lava steps for all samples: S per sample plus the gap steps after each."""
+        return self.n_samples * (self.sample_steps + self.gap_steps)
 
     @property
     def processes(self) -> list:
@@ -60,15 +62,18 @@ class LavaGraph:
                  *(d for d in self.recurrent if d is not None), self.readout])
 
 
-def _dense(encoding: DenseEncoding, numeric: str, name: str, graded: bool) -> Dense:
+def _dense(encoding: DenseEncoding, numeric: str, name: str, graded: bool,
+           delay: int = 0) -> Dense:
+    """A Dense (one step of delay), or a DelayDense when ``delay`` > 0 extra steps."""
     message_bits = hardware.GRADED_SPIKE_BITS if graded else 0
+    process, extra = (DelayDense, dict(delays=delay)) if delay > 0 else (Dense, {})
     if numeric == "floating_pt":
-        return Dense(weights=encoding.weights.astype(np.float64) * 2.0 ** encoding.weight_exp,
-                     num_message_bits=message_bits, name=name)
-    return Dense(weights=encoding.weights, weight_exp=encoding.weight_exp,
-                 num_weight_bits=encoding.num_weight_bits,
-                 sign_mode=SignMode[encoding.sign_mode.upper()],
-                 num_message_bits=message_bits, name=name)
+        return process(weights=encoding.weights.astype(np.float64) * 2.0 ** encoding.weight_exp,
+                       num_message_bits=message_bits, name=name, **extra)
+    return process(weights=encoding.weights, weight_exp=encoding.weight_exp,
+                   num_weight_bits=encoding.num_weight_bits,
+                   sign_mode=SignMode[encoding.sign_mode.upper()],
+                   num_message_bits=message_bits, name=name, **extra)
 
 
 def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixed_pt",
@@ -90,7 +95,8 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
     n_samples, n_ann_steps, _ = data.shape
     k = network.steps_per_ann_step
     sample_steps = n_ann_steps * k
-    source = GradedInput(data=data, steps_per_ann_step=k, name="input")
+    gap_steps = 1 + max(layer.recurrent_delay for layer in network.layers)
+    source = GradedInput(data=data, steps_per_ann_step=k, gap_steps=gap_steps, name="input")
     neurons, forward, recurrent, files = [], [], [], []
     previous = source.s_out
     for i, (layer, (ff, rec)) in enumerate(zip(network.layers, encodings)):
@@ -101,13 +107,14 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
         neuron = SigmaDeltaLowPass(
             shape=(layer.n_neurons,), neuron=layer.neuron, bias=layer.bias,
             sample_steps=sample_steps,
-            record_to=record_to, n_samples=n_samples, name=layer.name)
+            record_to=record_to, n_samples=n_samples, gap_steps=gap_steps, name=layer.name)
         dense = _dense(ff, numeric, f"{layer.name}.forward", graded=i == 0)
         previous.connect(dense.s_in)
         dense.a_out.connect(neuron.a_in)
         recurrent_dense = None
         if rec is not None:
-            recurrent_dense = _dense(rec, numeric, f"{layer.name}.recurrent", graded=False)
+            recurrent_dense = _dense(rec, numeric, f"{layer.name}.recurrent", graded=False,
+                                     delay=layer.recurrent_delay)
             neuron.s_out.connect(recurrent_dense.s_in)
             recurrent_dense.a_out.connect(neuron.a_in)
         neurons.append(neuron)
@@ -117,11 +124,11 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
     readout = WindowReadout(
         weights=network.readout.weights, bias=network.readout.bias, n_samples=n_samples,
         sample_steps=sample_steps, window_start=network.window_start(n_ann_steps),
-        name="readout")
+        gap_steps=gap_steps, name="readout")
     if network.readout.source == "decoded":
         neurons[-1].decoded_out.connect(readout.s_in)
     else:
         previous.connect(readout.s_in)
     return LavaGraph(source=source, neurons=neurons, forward=forward, recurrent=recurrent,
                      readout=readout, spike_files=files, n_samples=n_samples,
-                     sample_steps=sample_steps, numeric=numeric)
+                     sample_steps=sample_steps, gap_steps=gap_steps, numeric=numeric)

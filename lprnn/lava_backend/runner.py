@@ -132,7 +132,7 @@ def run_graph(graph: LavaGraph, *, progress: bool = False,
         for sample in tqdm(samples, desc=f"Lava {select_tag}", unit="sample",
                            disable=not progress):
             try:
-                _run_steps(runtime, root, graph.sample_steps + 1)
+                _run_steps(runtime, root, graph.sample_steps + graph.gap_steps)
             except LavaProcessError:
                 workers_failed = True
                 raise

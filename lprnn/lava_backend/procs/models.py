@@ -40,9 +40,9 @@ def float_params(neuron: SigmaDeltaFixedParams) -> SigmaDeltaParams:
     return SigmaDeltaParams(**values)
 
 
-def _sample_position(time_step: int, sample_steps: int) -> tuple[int, int]:
-    """(sample index, SNN step n) of Lava time step t >= 1; n == sample_steps is the gap."""
-    return divmod(time_step - 1, sample_steps + 1)
+def _sample_position(time_step: int, sample_steps: int, gap_steps: int) -> tuple[int, int]:
+    """(sample index, SNN step n) of Lava time step t >= 1; n >= sample_steps is the gap."""
+    return divmod(time_step - 1, sample_steps + gap_steps)
 
 
 class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
@@ -63,8 +63,9 @@ class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         synaptic_input = self.a_in.recv()
-        sample, n = _sample_position(self.time_step, int(self.sample_steps))
-        if n == int(self.sample_steps):
+        sample, n = _sample_position(self.time_step, int(self.sample_steps),
+                                     self.proc_params["gap_steps"])
+        if n >= int(self.sample_steps):
             for name in STATES:
                 getattr(self, name)[:] = 0
             self.s_out.send(np.zeros(self.s_out.shape, dtype=self.i_in.dtype))
@@ -153,8 +154,9 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
 
 class _AbstractGradedInputModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
-        sample, n = _sample_position(self.time_step, int(self.sample_steps))
-        if n == int(self.sample_steps) or sample >= self.data.shape[0]:
+        sample, n = _sample_position(self.time_step, int(self.sample_steps),
+                                     self.proc_params["gap_steps"])
+        if n >= int(self.sample_steps) or sample >= self.data.shape[0]:
             self.s_out.send(np.zeros(self.s_out.shape, dtype=self.data.dtype))
         else:
             self.s_out.send(self.data[sample, n // int(self.steps_per_ann_step)])
@@ -189,7 +191,7 @@ class _AbstractReadoutModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         received = self.s_in.recv()
         sample_steps, window_start = int(self.sample_steps), int(self.window_start)
-        sample, n = _sample_position(self.time_step, sample_steps)
+        sample, n = _sample_position(self.time_step, sample_steps, self.proc_params["gap_steps"])
         if window_start <= n < sample_steps:
             self.counts += received.astype(self.counts.dtype)
         if n == sample_steps - 1 and sample < self.logits.shape[0]:

@@ -1,12 +1,13 @@
 """Lava Processes of the mapped lpRNN: interfaces only (ports and Vars); behaviour is in models.py.
 
 Samples run back to back in one Lava run. Every process knows ``sample_steps`` S (= T·k SNN
-steps of one sample); one sample occupies S Lava steps followed by one *gap* step in which the
-source and every neuron send nothing and the neurons reset their states to zero. Because a
-``Dense`` forwards at step t what it received at step t − 1, the gap empties every synaptic
-buffer, so each sample starts from the same all-zero state as a fresh run (and as the
-simulator, ``s(−1) = 0``). Lava time step t (counting from 1) is SNN step
-``n = (t − 1) mod (S + 1)`` of sample ``(t − 1) div (S + 1)``; n = S is the gap.
+steps of one sample); one sample occupies S Lava steps followed by G *gap* steps in which the
+source and every neuron send nothing and the neurons reset their states to zero. A ``Dense``
+forwards at step t what it received at step t − 1, a ``DelayDense`` with delay D at t + D, so
+G = 1 + the longest recurrent delay empties every synaptic buffer and each sample starts from
+the same all-zero state as a fresh run (and as the simulator, ``s(−1) = 0``). Lava time step t
+(counting from 1) is SNN step ``n = (t − 1) mod (S + G)`` of sample ``(t − 1) div (S + G)``;
+n >= S is the gap.
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ class SigmaDeltaLowPass(AbstractProcess):
 
     def __init__(self, *, shape: tuple[int, ...], neuron: SigmaDeltaFixedParams,
                  bias: np.ndarray, sample_steps: int, record_to: str | None = None,
-                 n_samples: int = 1, name: str | None = None,
+                 n_samples: int = 1, gap_steps: int = 1, name: str | None = None,
                  log_config: LogConfig | None = None) -> None:
         if not isinstance(neuron, SigmaDeltaFixedParams):
             raise TypeError(f"neuron is {type(neuron).__name__}, expected SigmaDeltaFixedParams")
         super().__init__(shape=shape, neuron=neuron,
                          record_to=None if record_to is None else str(record_to),
+                         gap_steps=_check_positive("gap_steps", gap_steps),
                          name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
@@ -82,9 +84,10 @@ class GradedInput(AbstractProcess):
     gap step). ``data`` is [N, T, F]: integer payloads x_int for fixed_pt, floats for floating_pt.
     """
 
-    def __init__(self, *, data: np.ndarray, steps_per_ann_step: int,
+    def __init__(self, *, data: np.ndarray, steps_per_ann_step: int, gap_steps: int = 1,
                  name: str | None = None, log_config: LogConfig | None = None) -> None:
-        super().__init__(name=name, log_config=log_config)
+        super().__init__(gap_steps=_check_positive("gap_steps", gap_steps), name=name,
+                         log_config=log_config)
         if np.ndim(data) != 3:
             raise ValueError(f"data of shape {np.shape(data)}, expected [N, T, F]")
         k = _check_positive("steps_per_ann_step", steps_per_ann_step)
@@ -104,9 +107,10 @@ class WindowReadout(AbstractProcess):
     """
 
     def __init__(self, *, weights: np.ndarray, bias: np.ndarray, n_samples: int,
-                 sample_steps: int, window_start: int, name: str | None = None,
-                 log_config: LogConfig | None = None) -> None:
-        super().__init__(name=name, log_config=log_config)
+                 sample_steps: int, window_start: int, gap_steps: int = 1,
+                 name: str | None = None, log_config: LogConfig | None = None) -> None:
+        super().__init__(gap_steps=_check_positive("gap_steps", gap_steps), name=name,
+                         log_config=log_config)
         n_classes, n_in = weights.shape
         if not 0 <= window_start < sample_steps:
             raise ValueError(f"window_start={window_start}: expected 0 <= window_start < "

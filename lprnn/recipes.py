@@ -12,7 +12,7 @@ A recipe names a dataset, the model configuration (keyword arguments of
 Recipes: ``digits`` (the built-in set, the default everywhere) and the paper's experiments
 ``hd`` (Heidelberg Digits audio), ``gsc12``/``gsc35`` (Speech Commands v0.02, 12 and 35
 classes), ``gsc_v1`` (v0.01, 12 classes), and the spike data sets ``shd``/``ssc``. The dataset
-each one names is loaded with :func:`lprnn.datasets.load_dataset` (see ``docs/datasets.md``).
+each one names is loaded with :func:`lprnn.datasets.load_dataset` (see the README, "Running on the paper's datasets").
 
 Notebooks 02–06 and ``python -m lprnn train --recipe NAME`` read the same recipe, so the model
 notebook 02 trains is the one notebook 03 maps (it is cached under its configuration key).

@@ -172,3 +172,18 @@ def test_feature_cache_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         cache.cache_path("demo", dict(root=Path("/x")))
     with pytest.raises(ValueError, match="plain folder name"):
         cache.cache_path("../up", key)
+
+
+def test_cli_trains_the_hd_recipe_on_a_release(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m lprnn train --recipe hd --data-dir DATA` end to end on a release in DATA/hd."""
+    from lprnn.__main__ import main
+
+    monkeypatch.setenv("LPRNN_DATA_DIR", "")   # --data-dir sets it; restored after the test
+    write_release(tmp_path / "data" / "hd")
+    argv = ["train", "--recipe", "hd", "--size", "quick", "--device", "cpu",
+            "--data-dir", str(tmp_path / "data")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out
+    assert list((tmp_path / "data" / "models").glob("hd-*.pt"))

@@ -5,7 +5,8 @@ through both, and compares every spike of every layer and the final integer logi
 prints the steps per second of each, measured in the same run.
 
     .venv/bin/python benchmarks/lava_equivalence.py                 # the authors' HD checkpoint
-    .venv/bin/python benchmarks/lava_equivalence.py --recipe digits --size full   # our trained one
+    .venv/bin/python benchmarks/lava_equivalence.py --recipe digits --size full --epochs 5
+                                          # a paper-size network trained here (5 epochs)
 
 Exits non-zero when anything differs.
 """
@@ -34,8 +35,12 @@ def _model(args: argparse.Namespace):
         return lprnn.authors.load_authors_checkpoint(), "authors' HD checkpoint"
     import lprnn.recipes
     import lprnn.train
-    model, _ = lprnn.train.load_or_train(lprnn.recipes.get_recipe(args.recipe, args.size))
-    return model, f"recipe {args.recipe} ({args.size})"
+    recipe = lprnn.recipes.get_recipe(args.recipe, args.size)
+    if args.epochs is not None:
+        recipe = recipe.with_overrides(train={"epochs": args.epochs})
+    model, info = lprnn.train.load_or_train(recipe)
+    return model, (f"recipe {args.recipe} ({args.size}, {recipe.train['epochs']} epochs, "
+                   f"ANN test accuracy {info['test_accuracy']:.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", "--steps-per-ann-step", type=int, default=10)
     parser.add_argument("--recipe", default=None, help="a recipe name (default: authors' checkpoint)")
     parser.add_argument("--size", default="full", choices=["quick", "default", "full"])
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from lprnn.lava_backend import run_on_lava

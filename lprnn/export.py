@@ -40,7 +40,7 @@ NETX_LIMITATIONS = (
     "'neuron' group; lprnn.lava_backend runs it.",
     "weight exponent: netx re-derives weight_exp and num_weight_bits from the stored weights "
     "(optimize_weight_bits) and ignores a stored exponent; our exact per-layer exponents are "
-    "in 'wgtExp' and 'wgtExpRec'.",
+    "in 'wgtExp' and 'wgtExpRec', the extra recurrent synaptic delay in 'delayRec'.",
     "bias: netx reads 'bias' as a mantissa with a fixed bias_exp of 6; ours is the effective "
     "integer bias (mantissa 'biasMant' times 2**'biasExp').",
     "input: graded input x_int = round(x * input_scale) held for steps_per_ann_step steps "
@@ -102,6 +102,7 @@ def save_netx(network: LoihiNetwork, path: str | Path) -> Path:
             if recurrent:
                 group.create_dataset("weight_rec", data=layer.recurrent_weights)
                 group.create_dataset("wgtExpRec", data=layer.recurrent_weight_exp)
+                group.create_dataset("delayRec", data=layer.recurrent_delay)
             group.create_dataset("bias", data=layer.bias)
             group.create_dataset("biasMant", data=layer.bias_mantissa)
             group.create_dataset("biasExp", data=layer.bias_exp)
@@ -151,7 +152,8 @@ def load_netx(path: str | Path) -> LoihiNetwork:
                 bias_exp=int(group["biasExp"][()]), neuron=neuron,
                 state_scale=float(group["stateScale"][()]),
                 recurrent_weights=group["weight_rec"][()] if recurrent else None,
-                recurrent_weight_exp=int(group["wgtExpRec"][()]) if recurrent else 0))
+                recurrent_weight_exp=int(group["wgtExpRec"][()]) if recurrent else 0,
+                recurrent_delay=int(group["delayRec"][()]) if "delayRec" in group else 0))
         readout = LoihiReadout(weights=groups[-1]["weight"][()], bias=groups[-1]["bias"][()],
                                source=_read_string(groups[-1]["neuron"]["source"]))
         return LoihiNetwork(layers=layers, readout=readout,

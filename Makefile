@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml
 	  exit 1; fi; \
 	echo "Creating $(VENV) with $$PY310"; \
 	[ -x $(PY) ] || $$PY310 -m venv $(VENV); \
-	$(PY) -m pip install --quiet --upgrade pip && \
-	$(PY) -m pip install --quiet -e ".[lava,datasets,notebooks,bench,dev]" && \
+	$(PY) -m pip install -qq --upgrade pip && \
+	$(PY) -m pip install -qq -e ".[lava,datasets,notebooks,bench,dev]" && \
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lprnn)" >/dev/null && \
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 

@@ -4,9 +4,10 @@
     python -m lprnn.readme_table --check   exit 1 when README.md and the results table disagree
 
 The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table:end -->``;
-nothing else in the README is touched. Every row of the results table becomes one README row
-naming the notebook that produced it and the papermill command that regenerates it. Values are
-copied verbatim from the CSV, so the check is an exact comparison.
+nothing else in the README is touched. The README shows the headline metrics of each experiment
+(:data:`HEADLINE`; every number stays in ``figures/results.csv`` and notebook 00): one row per
+(experiment, dataset, model) naming the notebook that produced it and the papermill command that
+regenerates it. Values are copied verbatim from the CSV, so the check is an exact comparison.
 
 :func:`notebook_tables` and :func:`figure_index` give notebook ``00_results`` the same rows as
 one table per notebook (models down, metrics across) and the list of figures with the notebook
@@ -27,7 +28,24 @@ from lprnn import config, results
 
 START_MARKER = "<!-- results-table:start -->"
 END_MARKER = "<!-- results-table:end -->"
-HEADER = ("Notebook", "Experiment", "Dataset", "Model", "Metric", "Value", "Regenerate with")
+HEADER = ("Notebook", "Experiment", "Dataset", "Model", "Results", "Regenerate with")
+
+# The metrics the README shows per experiment (None: all of them); other experiments are left
+# to notebook 00 and figures/results.csv.
+HEADLINE: dict[str, tuple[str, ...] | None] = {
+    "sigma_delta_encoding": ("rmse_k8", "rmse_k16", "spikes_per_s_k8"),
+    "train": ("test_accuracy", "val_accuracy", "zero_weight_fraction", "train_seconds"),
+    "ann_to_snn": ("ann_accuracy", "snn_accuracy", "agreement", "mean_decoded_correlation",
+                   "spikes_per_sample", "synaptic_ops_per_sample"),
+    "ann_to_snn_authors_checkpoint": ("ann_accuracy", "snn_accuracy", "agreement"),
+    "lava_fixed_pt": None,
+    "weight_precision": ("ann_accuracy", "snn_accuracy", "agreement", "zero_weight_fraction"),
+    "baselines": ("test_accuracy", "spikes_per_sample", "synaptic_ops_per_sample"),
+    "conversions": ("accuracy", "spikes_per_sample", "synaptic_ops_per_sample"),
+    "temporal_tasks": None,
+    "energy": ("energy_uJ", "ratio_cortex_m4_dense_to_loihi", "ratio_cortex_m4_sparse_to_loihi",
+               "latency_ms_per_ann_step_real_time"),
+}
 
 
 def repository_readme() -> Path:
@@ -49,16 +67,25 @@ def _cell(text: str) -> str:
 
 
 def render_table(rows: Sequence[dict[str, str]]) -> str:
-    """Markdown table of results rows, ordered by notebook then by the row key."""
+    """Markdown table of the headline results (:data:`HEADLINE`): one row per (experiment,
+    dataset, model), its metrics as ``metric = value`` in the order HEADLINE lists them."""
     if not rows:
         return ("_No results yet: run `make reproduce` to fill `figures/results.csv`, "
                 "then `python -m lprnn.readme_table`._")
-    ordered = sorted(rows, key=lambda r: (r["notebook"],) + tuple(r[k] for k in results.KEY))
+    groups: dict[tuple[str, ...], dict[str, str]] = {}
+    for r in rows:
+        if r["experiment"] not in HEADLINE:
+            continue
+        wanted = HEADLINE[r["experiment"]]
+        if wanted is None or r["metric"] in wanted:
+            key = (r["notebook"], r["experiment"], r["dataset"], r["model"])
+            groups.setdefault(key, {})[r["metric"]] = r["value"]
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for r in ordered:
-        notebook = r["notebook"]
-        cells = [f"[{notebook}](notebooks/{notebook})", r["experiment"], r["dataset"],
-                 r["model"], r["metric"], r["value"], f"`{papermill_command(notebook)}`"]
+    for (notebook, experiment, dataset, model), metrics in sorted(groups.items()):
+        order = HEADLINE[experiment] or sorted(metrics)
+        shown = "; ".join(f"{m} = {metrics[m]}" for m in order if m in metrics)
+        cells = [f"[{notebook}](notebooks/{notebook})", experiment, dataset, model, shown,
+                 f"`{papermill_command(notebook)}`"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -39,7 +39,8 @@ def test_write_then_check_round_trip_and_prose_untouched(tmp_path):
     table = readme_table.table_in_readme(text)
     lines = table.splitlines()
     assert len(lines) == 2 + 2
-    assert "| 0.931 |" in lines[2] and "`papermill notebooks/02_train_lprnn.ipynb" in lines[2]
+    assert "| test_accuracy = 0.931 |" in lines[2]
+    assert "`papermill notebooks/02_train_lprnn.ipynb" in lines[2]
     assert "[08_energy.ipynb](notebooks/08_energy.ipynb)" in lines[3]
 
 
@@ -62,9 +63,22 @@ def test_empty_results_render_a_message(tmp_path):
 
 
 def test_pipes_in_values_are_escaped():
-    row = dict(experiment="a|b", dataset="d", model="m", metric="x", value="1", notebook="n.ipynb")
+    row = dict(experiment="temporal_tasks", dataset="d", model="a|b", metric="x", value="1",
+               notebook="n.ipynb")
     line = readme_table.render_table([row]).splitlines()[2]
     assert "a\\|b" in line and line.count(" | ") == len(readme_table.HEADER) - 1
+
+
+def test_only_headline_metrics_are_shown_grouped_per_model():
+    rows = [dict(experiment="train", dataset="digits", model="lpRNN", metric=m, value=v,
+                 notebook="02.ipynb")
+            for m, v in (("test_accuracy", "0.9"), ("zero_weight_fraction", "0.4"), ("other", "7"))]
+    rows.append(dict(experiment="not_a_headline", dataset="d", model="m", metric="x", value="1",
+                     notebook="09.ipynb"))
+    lines = readme_table.render_table(rows).splitlines()
+    assert len(lines) == 3
+    assert "test_accuracy = 0.9; zero_weight_fraction = 0.4 |" in lines[2]
+    assert "other" not in lines[2]
 
 
 def test_missing_markers_and_readme_are_clear_errors(tmp_path):

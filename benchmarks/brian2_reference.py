@@ -91,11 +91,16 @@ def _update_code(clamp_drive: bool) -> str:
     ])
 
 
-def _connect(source, target, weights: np.ndarray, on_pre: str, name: str) -> brian2.Synapses:
+def _connect(source, target, weights: np.ndarray, on_pre: str, name: str,
+             delay_steps: int = 0) -> brian2.Synapses:
+    """Synapses for the non-zero weights; ``delay_steps`` extra steps on top of the one step
+    every connection has (a spike at step n is read by the target's update at n + 1 + D)."""
     post, pre = np.nonzero(weights)
     synapses = brian2.Synapses(source, target, model="w : 1 (constant)", on_pre=on_pre, name=name)
     synapses.connect(i=pre, j=post)
     synapses.w = weights[post, pre].astype(np.float64)
+    if delay_steps:
+        synapses.delay = delay_steps * brian2.defaultclock.dt
     return synapses
 
 
@@ -143,7 +148,7 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
                                 f"ff{index}"))
         if layer.recurrent_weights is not None:
             objects.append(_connect(group, group, np.asarray(layer.recurrent_weights),
-                                    "A_rec_post += w", f"rec{index}"))
+                                    "A_rec_post += w", f"rec{index}", layer.recurrent_delay))
         monitor = brian2.SpikeMonitor(group, name=f"spikes{index}")
         groups.append(group)
         monitors.append(monitor)

@@ -52,7 +52,8 @@ from lprnn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
 
 def tiny_network(readout_source: str, seed: int = 0) -> LoihiNetwork:
     """A 4-6-5-3 random integer network exercising what the mapper may not use: negative
-    weight exponents, θ > 0, a leaky membrane, with and without the drive clamp."""
+    weight exponents, θ > 0, a leaky membrane, with and without the drive clamp; and a
+    recurrent delay, as the mapper sets."""
     rng = np.random.default_rng(seed)
 
     def weights(n_out: int, n_in: int) -> np.ndarray:
@@ -66,7 +67,8 @@ def tiny_network(readout_source: str, seed: int = 0) -> LoihiNetwork:
                          comparator, 100.0),
               LoihiLayer("rnn_layers.0", weights(5, 6), 4,
                          rng.integers(-50, 50, 5).astype(np.int32), 1, leaky, 100.0,
-                         recurrent_weights=weights(5, 5), recurrent_weight_exp=-1)]
+                         recurrent_weights=weights(5, 5), recurrent_weight_exp=-1,
+                         recurrent_delay=2)]
     return LoihiNetwork(layers, LoihiReadout(weights(3, 5), rng.integers(-5, 5, 3),
                                              source=readout_source),
                         steps_per_ann_step=4, input_scale=64.0)

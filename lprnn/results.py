@@ -68,6 +68,7 @@ def record(rows: Iterable[Mapping[str, object]], path: Path | None = None) -> Pa
             writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(sorted(table.values(), key=lambda r: tuple(r[k] for k in KEY)))
+        os.chmod(tmp, 0o644)   # mkstemp makes it private; the table is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

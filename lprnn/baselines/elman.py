@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from lprnn.baselines.common import BaselineConfig, average_logits
+from lprnn.baselines.common import BaselineConfig, StackedClassifier, average_logits
 from lprnn.functional.integrate_fire import IntegrateFireParams, initial_state, integrate_fire_step
 
 WEIGHT_LEVELS = 16
@@ -173,9 +173,7 @@ class _ElmanScan(torch.autograd.Function):
         return grad_drive.transpose(0, 1), grad_recurrent, None, None
 
 
-
-
-class ElmanClassifier(nn.Module):
+class ElmanClassifier(StackedClassifier):
     """Stacked Elman ReLU layers and a linear readout; ``model(x [B, T, F]) -> logits [B, C]``."""
 
     def __init__(self, config: BaselineConfig = BaselineConfig()):
@@ -188,20 +186,6 @@ class ElmanClassifier(nn.Module):
     @property
     def constrained(self) -> bool:
         return all(layer.constraints is not None for layer in self.rnn_layers)
-
-    def trace(self, x: Tensor) -> dict[str, Tensor]:
-        """Per-layer states ``"rnn_layers.i"`` [B, T, H] and per-step ``"logits"`` [B, T, C]."""
-        if x.dim() != 3 or x.shape[2] != self.config.n_inputs:
-            raise ValueError(f"input of shape {tuple(x.shape)}: expected [B, T, {self.config.n_inputs}]")
-        out: dict[str, Tensor] = {}
-        h = x
-        for i, layer in enumerate(self.rnn_layers):
-            h = out[f"rnn_layers.{i}"] = layer(h)
-        out["logits"] = self.out(h)
-        return out
-
-    def forward(self, x: Tensor) -> Tensor:
-        return average_logits(self.trace(x)["logits"], self.config.averaging)
 
 
 @torch.no_grad()

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from lprnn.baselines.common import BaselineConfig, average_logits
+from lprnn.baselines.common import BaselineConfig, StackedClassifier, average_logits
 from lprnn.baselines.elman import SpikingResult
 
 THRESHOLD_BASELINE = 0.01   # b_0
@@ -135,9 +135,7 @@ class LeakyReadout(nn.Module):
         return torch.stack(outputs, dim=1)
 
 
-
-
-class AdaptiveSRNN(nn.Module):
+class AdaptiveSRNN(StackedClassifier):
     """Stacked recurrent adaptive-LIF layers and a leaky readout; ``model(x) -> logits [B, C]``."""
 
     def __init__(self, config: BaselineConfig = BaselineConfig()):
@@ -146,20 +144,6 @@ class AdaptiveSRNN(nn.Module):
         sizes = (config.n_inputs, *config.hidden_sizes)
         self.rnn_layers = nn.ModuleList(AdaptiveLIFLayer(n, h) for n, h in zip(sizes[:-1], sizes[1:]))
         self.out = LeakyReadout(sizes[-1], config.n_classes)
-
-    def trace(self, x: Tensor) -> dict[str, Tensor]:
-        """Spikes per layer ``"rnn_layers.i"`` [B, T, H] and the readout states ``"logits"`` [B, T, C]."""
-        if x.dim() != 3 or x.shape[2] != self.config.n_inputs:
-            raise ValueError(f"input of shape {tuple(x.shape)}: expected [B, T, {self.config.n_inputs}]")
-        out: dict[str, Tensor] = {}
-        h = x
-        for i, layer in enumerate(self.rnn_layers):
-            h = out[f"rnn_layers.{i}"] = layer(h)
-        out["logits"] = self.out(h)
-        return out
-
-    def forward(self, x: Tensor) -> Tensor:
-        return average_logits(self.trace(x)["logits"], self.config.averaging)
 
 
 @torch.no_grad()

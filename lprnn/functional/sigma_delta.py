@@ -46,29 +46,6 @@ no memory, a state above the ceiling cannot wind up. Measured on constant inputs
   no offset (a rounding quantizer); the mapper folds the known gain ``1 − d`` into the scale
   of the reconstruction, leaving a mean error of 0.007 step and at most 0.38 step.
 
-Where the ReLU goes (``drive_max``). With ``drive_max = None`` this is the paper's neuron:
-the drive ``u`` enters the low-pass unclipped and the state ``i_ip`` is clipped at 0, so the
-neuron computes ``relu(LP(z))``, while the lpRNN computes ``LP(clamp(z, 0, a_max))``; they
-differ whenever the drive z dips below 0 or above a_max (the ANN's state then decays with α;
-the SNN's state is pulled down by the negative drive). With an integer ``drive_max`` the drive
-is clamped to ``[0, drive_max]`` *before* the low-pass, exactly the ANN's clamp (the mapper
-sets ``drive_max`` to a_max in drive units); the clip of ``i_ip`` at 0 is then never active.
-Loihi 2's programmable neurons can do either; the mapper's default is chosen by measurement
-(:mod:`lprnn.loihi`).
-
-Why this works (and the choices :func:`lprnn.loihi.map_network` makes with it). With the
-paper's threshold θ = 0 and ``v`` clipped at 0, ``v`` is back at 0 after every step, so the
-neuron fires exactly when its reconstruction falls behind: ``i_ip > −i_fb`` (a ΣΔ
-comparator; ``d_v`` then does not matter, the mapper sets it to 4096). Every spike adds
-``|w_fb|`` to the reconstruction ``−i_fb``, which then decays with ``d_fb``; so ``−i_fb``
-tracks ``i_ip`` within one quantization step ``|w_fb|`` (its mean is
-``(1 − d_fb)·i_ip + |w_fb|/2``, within half a step over the whole range), the spike rate is
-``r = (−i_fb)·d_fb / |w_fb|``, and it saturates at one spike per step, i.e. at
-``−i_fb = |w_fb| / d_fb``: that is where the ANN's clamp ``a_max`` goes. Because ``v`` keeps
-no memory, a state above the ceiling cannot wind up. (Measured on constant inputs over
-[0, 7]·a_max/6 with α = 0.8, k = 10: θ = 0 gives a mean decoding error of 0.0001 and a
-largest error of 0.43 step; θ = |w_fb|/2 biases it by −0.4 step.)
-
 Float path (:func:`sigma_delta_step`): real-valued states, ``decay(x, d) = x·(1 − d)`` with
 ``d`` in [0, 1], ``sat`` the identity, ``MAX`` = +inf.
 

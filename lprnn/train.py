@@ -22,8 +22,6 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from contextlib import nullcontext
@@ -36,6 +34,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from lprnn import atomic
 from lprnn import config as paths
 from lprnn.model import LpRNNClassifier, ModelConfig
 
@@ -269,16 +268,7 @@ def save_checkpoint(path: str | Path, model: LpRNNClassifier, **info: Any) -> Pa
     payload = {"format": CHECKPOINT_FORMAT, "config": json.dumps(model.config.to_dict()),
                "info": info_json,
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ckpt-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic.torch_save(payload, path)
 
 
 def load_checkpoint(path: str | Path, *,

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import torch
 
-from lprnn import config
+from lprnn import atomic, config
 
 # Bump when a loader's feature computation changes in a way its key does not show.
 CACHE_FORMAT = 1
@@ -71,15 +69,7 @@ def _load(path: Path) -> dict[str, torch.Tensor] | None:
 
 
 def _save(path: Path, tensors: dict[str, torch.Tensor], key: Mapping[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".features-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(tensors, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.torch_save(tensors, path)
     path.with_suffix(".json").write_text(json.dumps(dict(key), sort_keys=True, indent=1) + "\n")
 
 

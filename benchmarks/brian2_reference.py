@@ -5,7 +5,7 @@ of *our* mapped network, used by ``benchmarks/snn_throughput.py`` as the speed b
 fast simulator (:func:`lprnn.snn.simulate`). Benchmark-only dependency: ``brian2`` (the
 ``bench`` extra). Code generation target ``numpy``, as the authors used.
 
-The fixed-point ΣΔ step of :mod:`lprnn.functional.sigma_delta` is written as Brian2 abstract
+The fixed-point ΣΔ step of :mod:`lprnn.core.sigma_delta` is written as Brian2 abstract
 code over float64 state variables that hold integers; every operation is exact in float64
 (|states| < 2**24, decay products < 2**36, weight sums < 2**53):
 
@@ -44,8 +44,8 @@ import brian2
 import numpy as np
 import torch
 
-from lprnn import hardware
-from lprnn.network import LoihiNetwork
+from lprnn.core import hardware
+from lprnn.snn.network import LoihiNetwork
 from lprnn.snn import encode_input
 
 brian2.prefs.codegen.target = "numpy"

@@ -3,7 +3,7 @@
 HD's training set is 8,156 clips × 187 frames × 80 log-mel bands. This trains the recipe's
 model (default: ``hd`` at ``full`` size, the paper network with the authors' settings) for one
 epoch on ``fraction`` of that many random sequences, with the package's own training loop
-(:func:`lprnn.train.train`), and extrapolates:
+(:func:`lprnn.ann.train.train`), and extrapolates:
 
     epochs_per_hour = 3600 / (seconds · 8156 / n_train)
 
@@ -24,9 +24,9 @@ import platform
 import torch
 
 from lprnn.datasets import SequenceDataset
-from lprnn.model import LpRNNClassifier, ModelConfig
-from lprnn.recipes import SIZES, get_recipe, recipe_names
-from lprnn.train import TrainConfig, resolve_device, train
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.recipes import SIZES, get_recipe, recipe_names
+from lprnn.ann.train import TrainConfig, resolve_device, train
 
 HD_TRAIN_SHAPE = (8156, 187, 80)
 

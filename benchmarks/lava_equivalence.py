@@ -21,24 +21,24 @@ import numpy as np
 import torch
 
 import lprnn.datasets
-import lprnn.loihi
+import lprnn.snn.mapper
 import lprnn.snn
 from lprnn import config
 
 
 def _model(args: argparse.Namespace):
     if args.recipe is None:
-        import lprnn.authors
+        import lprnn.ann.authors
         if config.authors_checkpoint() is None:
             sys.exit(f"the authors' checkpoint is not in {config.fixtures_dir()}; "
                      "pass --recipe digits --size full to use a model trained here")
-        return lprnn.authors.load_authors_checkpoint(), "authors' HD checkpoint"
-    import lprnn.recipes
-    import lprnn.train
-    recipe = lprnn.recipes.get_recipe(args.recipe, args.size)
+        return lprnn.ann.authors.load_authors_checkpoint(), "authors' HD checkpoint"
+    import lprnn.ann.recipes
+    import lprnn.ann.train
+    recipe = lprnn.ann.recipes.get_recipe(args.recipe, args.size)
     if args.epochs is not None:
         recipe = recipe.with_overrides(train={"epochs": args.epochs})
-    model, info = lprnn.train.load_or_train(recipe)
+    model, info = lprnn.ann.train.load_or_train(recipe)
     return model, (f"recipe {args.recipe} ({args.size}, {recipe.train['epochs']} epochs, "
                    f"ANN test accuracy {info['test_accuracy']:.3f})")
 
@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from lprnn.lava_backend import run_on_lava
+    from lprnn.snn.lava import run_on_lava
 
     model, source = _model(args)
     test = lprnn.datasets.load_dataset("digits", "test")
     val = lprnn.datasets.load_dataset("digits", "val")
-    network = lprnn.loihi.map_network(model, args.steps_per_ann_step, calibration=val.features[:32])
+    network = lprnn.snn.mapper.map_network(model, args.steps_per_ann_step, calibration=val.features[:32])
     x = test.features[: args.samples]
     sizes = [network.n_inputs] + [layer.n_neurons for layer in network.layers]
     print(f"{source}: {'-'.join(map(str, sizes))}-{network.readout.n_classes}, "

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lprnn.model import LpRNNClassifier, ModelConfig
-from lprnn.quantize import quantize
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.quantize import quantize
 
 
 class PlainLowpassClassifier(nn.Module):

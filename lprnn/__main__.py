@@ -37,7 +37,7 @@ def _weight_bits(value: str) -> int | None:
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from lprnn.recipes import SIZES, recipe_names
+    from lprnn.ann.recipes import SIZES, recipe_names
     parser.add_argument("--recipe", default="digits", choices=recipe_names(),
                         help="named training configuration (lprnn/recipes.py); default digits")
     parser.add_argument("--size", default="default", choices=SIZES,
@@ -55,8 +55,8 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["LPRNN_DATA_DIR"] = args.data_dir
-    from lprnn.recipes import get_recipe
-    from lprnn.train import load_or_train, save_checkpoint
+    from lprnn.ann.recipes import get_recipe
+    from lprnn.ann.train import load_or_train, save_checkpoint
 
     model_options = {}
     if hasattr(args, "weight_bits"):

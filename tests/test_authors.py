@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lprnn import config
-from lprnn.authors import AUTHORS_HD_OPTIONS, load_authors_checkpoint
-from lprnn.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.authors import AUTHORS_HD_OPTIONS, load_authors_checkpoint
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
 
 SMALL = ModelConfig(n_inputs=6, ff_size=5, rnn_sizes=(4, 3), n_classes=20, **AUTHORS_HD_OPTIONS)
 

@@ -11,7 +11,7 @@ from lprnn.baselines import (AdaptiveSRNN, BaselineConfig, ElmanClassifier, LSTM
                              spiking_activity)
 from lprnn.baselines.conversions import (delta_encode, simulate_rate_coded,
                                          simulate_stock_sigma_delta)
-from lprnn.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
 
 
 @pytest.mark.parametrize("model", [

@@ -10,8 +10,8 @@ import torch
 
 from lprnn.__main__ import SUBCOMMANDS, main
 from lprnn.datasets import SequenceDataset
-from lprnn.recipes import recipe_names
-from lprnn.train import load_checkpoint
+from lprnn.ann.recipes import recipe_names
+from lprnn.ann.train import load_checkpoint
 
 
 def _toy(split: str) -> SequenceDataset:

@@ -1,4 +1,4 @@
-"""Encoding one signal with one ΣΔ neuron or one IF neuron (lprnn.encoding)."""
+"""Encoding one signal with one ΣΔ neuron or one IF neuron (lprnn.snn.encoding)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lprnn import encoding
+from lprnn.snn import encoding
 
 
 @pytest.mark.parametrize("steps_per_ann_step", [4, 10])

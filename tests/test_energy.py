@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn import energy
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.snn import energy
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 
 NEURON = SigmaDeltaFixedParams(decay_in=400, decay_ip=91, decay_v=0, decay_fb=400,
                                feedback_weight=-1000, threshold=0)
@@ -111,8 +111,8 @@ def test_latency_and_bad_inputs():
 
 
 def test_spike_and_input_operations_add_up_to_the_simulator_count():
-    lprnn_model = pytest.importorskip("lprnn.model")
-    loihi = pytest.importorskip("lprnn.loihi")
+    lprnn_model = pytest.importorskip("lprnn.ann.model")
+    loihi = pytest.importorskip("lprnn.snn.mapper")
     snn = pytest.importorskip("lprnn.snn")
     torch.manual_seed(0)
     model = lprnn_model.LpRNNClassifier(lprnn_model.ModelConfig(

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn import export, snn
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn import snn
+from lprnn.snn import export
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 
 h5py = pytest.importorskip("h5py")
 
@@ -59,7 +60,7 @@ def test_round_trip_all_formats(tmp_path, source, drive_max):
 
 
 def test_netx_layout_is_readable_by_netx(tmp_path):
-    pytest.importorskip("lprnn.lava_backend.procs")   # imports Lava safely (fork start method)
+    pytest.importorskip("lprnn.snn.lava.procs")   # imports Lava safely (fork start method)
     netx_utils = pytest.importorskip("lava.lib.dl.netx.utils")
     network = _network()
     path = export.save_netx(network, tmp_path / "net.h5")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn import frontend
+from lprnn.datasets import frontend
 
 
 def _tone(frequency: float, seconds: float = 0.5, rate: int = 48000) -> torch.Tensor:

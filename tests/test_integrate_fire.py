@@ -1,12 +1,12 @@
-"""The plain integrate-and-fire neuron (lprnn.functional.integrate_fire)."""
+"""The plain integrate-and-fire neuron (lprnn.core.integrate_fire)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lprnn import hardware
-from lprnn.functional.integrate_fire import (IntegrateFireParams, IntegrateFireState,
+from lprnn.core import hardware
+from lprnn.core.integrate_fire import (IntegrateFireParams, IntegrateFireState,
                                              initial_state, integrate_fire_step,
                                              integrate_fire_step_fixed)
 

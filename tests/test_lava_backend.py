@@ -18,14 +18,14 @@ pytest.importorskip("lava")
 from lava.utils.weightutils import SignMode, clip_weights, truncate_weights  # noqa: E402
 
 from lprnn import snn  # noqa: E402
-from lprnn.functional.sigma_delta import initial_state, sigma_delta_step  # noqa: E402
-from lprnn.lava_backend import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
-from lprnn.lava_backend.formats import (  # noqa: E402
+from lprnn.core.sigma_delta import initial_state, sigma_delta_step  # noqa: E402
+from lprnn.snn.lava import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
+from lprnn.snn.lava.formats import (  # noqa: E402
     check_network, dense_encoding, encode_inputs, lava_kept_weights)
-from lprnn.lava_backend.procs.models import float_params  # noqa: E402
-from lprnn.loihi import map_network  # noqa: E402
-from lprnn.model import LpRNNClassifier, ModelConfig  # noqa: E402
-from lprnn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
+from lprnn.snn.lava.procs.models import float_params  # noqa: E402
+from lprnn.snn.mapper import map_network  # noqa: E402
+from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
+from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
                            SigmaDeltaFixedParams)
 
 NEURON = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn import hardware
-from lprnn.loihi import MappingError, feedforward_decay, map_network, mapping_report
-from lprnn.model import LpRNNClassifier, ModelConfig
-from lprnn.network import LoihiNetwork
+from lprnn.core import hardware
+from lprnn.snn.mapper import MappingError, feedforward_decay, map_network, mapping_report
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.snn.network import LoihiNetwork
 from lprnn.snn import simulate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lprnn.functional.lowpass import lowpass_scan, lowpass_step
+from lprnn.core.lowpass import lowpass_scan, lowpass_step
 
 ALPHA, A_MAX = 0.8, 6.0
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from lprnn import config as paths
-from lprnn.functional.lowpass import lowpass_step
-from lprnn.model import LpRNN, LpRNNClassifier, ModelConfig, from_state_dict
-from lprnn.quantize import quantize
+from lprnn.core.lowpass import lowpass_step
+from lprnn.ann.model import LpRNN, LpRNNClassifier, ModelConfig, from_state_dict
+from lprnn.ann.quantize import quantize
 
 TINY = ModelConfig(n_inputs=6, ff_size=5, rnn_sizes=(7, 4), n_classes=3)
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 
 
 def _network() -> LoihiNetwork:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lprnn.quantize import FixedPointFormat, quantize, to_mantissa, zero_weight_mask
+from lprnn.ann.quantize import FixedPointFormat, quantize, to_mantissa, zero_weight_mask
 
 THREE_BIT = FixedPointFormat(int_bits=1, frac_bits=3)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lprnn.model import ModelConfig
-from lprnn.recipes import SIZES, get_recipe, recipe_names, run_size
+from lprnn.ann.model import ModelConfig
+from lprnn.ann.recipes import SIZES, get_recipe, recipe_names, run_size
 
 PAPER = ("hd", "gsc12", "gsc35", "gsc_v1", "shd", "ssc")
 

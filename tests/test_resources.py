@@ -1,4 +1,4 @@
-"""Resource and activity reports: counts by hand on a tiny network, limits from lprnn.hardware."""
+"""Resource and activity reports: counts by hand on a tiny network, limits from lprnn.core.hardware."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn import hardware, resources, snn
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn import snn
+from lprnn.core import hardware
+from lprnn.snn import resources
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 
 NEURON = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,
                                feedback_weight=-1200, threshold=0)

@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
-from lprnn.functional.sigma_delta import (
+from lprnn.core.sigma_delta import (
     SigmaDeltaParams, SigmaDeltaState, decay_fixed, initial_state, sigma_delta_step,
     sigma_delta_step_fixed, validate_fixed_params)
-from lprnn.network import SigmaDeltaFixedParams
+from lprnn.snn.network import SigmaDeltaFixedParams
 
 # d = 2048 halves a state each step; i_in has no memory (d_in = 4096), θ = 0.
 GOLDEN_FIXED = SigmaDeltaFixedParams(decay_in=4096, decay_ip=2048, decay_v=4096, decay_fb=2048,

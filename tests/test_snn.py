@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn.loihi import map_network
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
-from lprnn.snn import _Connection, encode_input, simulate
+from lprnn.snn.mapper import map_network
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.snn.simulator import _Connection, encode_input, simulate
 from test_loihi import small_model, smooth_input
 
 STATE_MAX = 2 ** 23 - 1

@@ -7,9 +7,9 @@ import torch
 from torch.utils.data import TensorDataset
 
 from lprnn.datasets import SequenceDataset
-from lprnn.model import LpRNNClassifier, ModelConfig
-from lprnn.recipes import Recipe
-from lprnn.train import (TrainConfig, checkpoint_path, confusion_matrix, evaluate, load_checkpoint, load_or_train,
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.recipes import Recipe
+from lprnn.ann.train import (TrainConfig, checkpoint_path, confusion_matrix, evaluate, load_checkpoint, load_or_train,
                          recipe_key, save_checkpoint, train)
 
 CONFIG = ModelConfig(n_inputs=4, ff_size=8, rnn_sizes=(8,), n_classes=2)

@@ -10,7 +10,7 @@
   adaptive ΣΔ neuron buys.
 
 All classifiers map ``x [B, T, F]`` to logits ``[B, C]`` averaged over time like the lpRNN's,
-so :func:`lprnn.train.train` and :func:`lprnn.train.evaluate` train and score every one of them.
+so :func:`lprnn.ann.train.train` and :func:`lprnn.ann.train.evaluate` train and score every one of them.
 """
 
 from lprnn.baselines.common import BaselineConfig, average_logits
@@ -33,7 +33,7 @@ def compare_baselines(train_set, val_set, test_set, *, hidden_sizes: tuple[int, 
 
     Elman (float, then train-and-constrain with ``finetune_epochs`` more epochs at lr/3, then
     IF-converted with ``ticks_per_step`` ticks per RNN step), LSTM and adaptive SRNN (Yin et al.'s
-    lr ``srnn_lr``) each get ``train_config`` (:class:`lprnn.train.TrainConfig`). One row per system:
+    lr ``srnn_lr``) each get ``train_config`` (:class:`lprnn.ann.train.TrainConfig`). One row per system:
     ``system``, ``test_accuracy``, ``spikes_per_sample`` (None for non-spiking ones),
     ``synaptic_ops_per_sample`` (multiply-accumulates for the float networks) and ``train_seconds``.
     """
@@ -41,7 +41,7 @@ def compare_baselines(train_set, val_set, test_set, *, hidden_sizes: tuple[int, 
     import time
 
     from lprnn.baselines.elman import synaptic_ops_per_step
-    from lprnn.train import evaluate, train
+    from lprnn.ann.train import evaluate, train
 
     shape = dict(n_inputs=train_set.n_features, hidden_sizes=tuple(hidden_sizes),
                  n_classes=train_set.n_classes)

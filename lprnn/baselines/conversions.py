@@ -1,13 +1,13 @@
 """Plain conversions of a trained lpRNN to spikes: what the adaptive ΣΔ neuron is compared with.
 
-Both take the *deployed* network (:meth:`lprnn.model.LpRNNClassifier.effective_parameters`: the
+Both take the *deployed* network (:meth:`lprnn.ann.model.LpRNNClassifier.effective_parameters`: the
 quantized, masked weights) and change only the neuron, so the difference to the adaptive ΣΔ
-mapping (:func:`lprnn.loihi.map_network` + :func:`lprnn.snn.simulate`) is the neuron model.
+mapping (:func:`lprnn.snn.mapper.map_network` + :func:`lprnn.snn.simulate`) is the neuron model.
 They run in float (no Loihi integer rounding), which only favours them.
 
 **Rate-coded integrate-and-fire without self-feedback** (:func:`simulate_rate_coded`): the ΣΔ
 low-pass neuron with its feedback current removed and the membrane turned into a plain
-integrate-and-fire unit (:func:`lprnn.functional.integrate_fire.integrate_fire_step`, reset by
+integrate-and-fire unit (:func:`lprnn.core.integrate_fire.integrate_fire_step`, reset by
 subtraction). With k SNN steps per ANN step (input held), the per-step retention
 α_k = α^(1/k) (k sub-steps give the ANN's α), and a spike worth ``a_max`` for one step (so a
 rate r decodes to r·a_max, and θ = a_max)::
@@ -49,8 +49,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lprnn.baselines.elman import SpikingResult
-from lprnn.functional.integrate_fire import IntegrateFireParams, integrate_fire_step
-from lprnn.functional.integrate_fire import initial_state as if_initial_state
+from lprnn.core.integrate_fire import IntegrateFireParams, integrate_fire_step
+from lprnn.core.integrate_fire import initial_state as if_initial_state
 
 
 class _Layer(NamedTuple):
@@ -63,7 +63,7 @@ class _Layer(NamedTuple):
 def _deployed_layers(model: nn.Module) -> tuple[list[_Layer], Tensor, Tensor]:
     """(low-pass layers, readout weight, readout bias) of an LpRNNClassifier, as deployed."""
     if not hasattr(model, "effective_parameters") or not hasattr(model, "rnn_layers"):
-        raise TypeError(f"model is a {type(model).__name__}: expected an lprnn.model.LpRNNClassifier")
+        raise TypeError(f"model is a {type(model).__name__}: expected an lprnn.ann.model.LpRNNClassifier")
     p = model.effective_parameters()
     layers = [_Layer("lpff", p["lpff.linear.weight"], p["lpff.linear.bias"], None)]
     for i in range(len(model.rnn_layers)):

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lprnn.baselines.common import BaselineConfig, StackedClassifier, average_logits
-from lprnn.functional.integrate_fire import IntegrateFireParams, initial_state, integrate_fire_step
+from lprnn.core.integrate_fire import IntegrateFireParams, initial_state, integrate_fire_step
 
 WEIGHT_LEVELS = 16
 ACTIVATION_LEVELS = 16
@@ -259,7 +259,7 @@ def simulate_integrate_fire(model: ElmanClassifier, x: Tensor, ticks_per_step: i
     (the first layer's ``W x_t + b`` is an analog current computed once per RNN step; deeper
     layers get ``W_l``-weighted spikes of the layer below in the same tick, and the recurrent
     spikes of tick k of the previous RNN step). Summed over the K ticks, that is K·z_t of the
-    constrained ANN, so the IF neuron (:func:`lprnn.functional.integrate_fire.integrate_fire_step`,
+    constrained ANN, so the IF neuron (:func:`lprnn.core.integrate_fire.integrate_fire_step`,
     reset by subtraction) fires ≈ K·clamp(z_t, 0, a_l)/a_l times: the 16-level activation. At each
     RNN step boundary the membrane is clipped to [0, θ]: a negative debt is dropped (the ReLU)
     and so is the excess of a saturated neuron (the clamp). The readout is the constrained one on

@@ -3,7 +3,7 @@
 What it is: the digits 0–9 spoken in German and in English (20 classes, HD's task), produced by
 the formant synthesizer eSpeak NG (through ``espeakng-loader``, no network, no system package),
 made harder with per-speaker and per-utterance variety and with audio augmentation, resampled to
-48 kHz and turned into HD's 80-band log-mel features by :func:`lprnn.frontend.hd_logmel`.
+48 kHz and turned into HD's 80-band log-mel features by :func:`lprnn.datasets.frontend.hd_logmel`.
 Class index = digit for German and digit + 10 for English (the authors' HD convention).
 
 What it is not: human speech. Formant synthesis is far more regular than the 12 HD speakers,
@@ -68,7 +68,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from lprnn import frontend
+from lprnn.datasets import frontend
 from lprnn.datasets import SequenceDataset, synth
 
 GERMAN_WORDS = ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")

@@ -18,7 +18,7 @@ Tasks (option ``task``):
   ``speech_datasetv2``).
 
 Features, as the authors' ``GSpeechCommands``: each clip is cut or left-padded to 1 s
-(16000 samples, keeping the end) and put through :func:`lprnn.frontend.gsc_fbank`
+(16000 samples, keeping the end) and put through :func:`lprnn.datasets.frontend.gsc_fbank`
 (40 Kaldi fbank bins, 25 ms frames, 10 ms shift: ``[98, 40]``). Features are cached on disk.
 Augmentation (``train`` split, option ``augment``, default on): frequency masking, one band
 range of width ``U{0, …, freq_mask_param}`` zeroed per access
@@ -38,7 +38,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from lprnn import frontend
+from lprnn.datasets import frontend
 from lprnn.datasets import SequenceDataset
 from lprnn.datasets.cache import cached_features, fingerprint_files
 

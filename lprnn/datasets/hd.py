@@ -20,7 +20,7 @@ percentile of the training clips' lengths, keeping the end of the clip,
 
     x ← x[-L:]  if len(x) ≥ L,   else  x ← [0, …, 0, x]     (L = percentile_90(train lengths))
 
-then put through :func:`lprnn.frontend.hd_logmel` (80 log-mel bands, hop 256: ``L // 256``
+then put through :func:`lprnn.datasets.frontend.hd_logmel` (80 log-mel bands, hop 256: ``L // 256``
 frames, about 187). Features are cached on disk (:mod:`lprnn.datasets.cache`).
 """
 
@@ -38,7 +38,7 @@ import soundfile
 import torch
 from tqdm.auto import tqdm
 
-from lprnn import frontend
+from lprnn.datasets import frontend
 from lprnn.datasets.cache import cached_features, fingerprint_files
 from lprnn.datasets import SequenceDataset
 from lprnn.datasets.digits import CLASSES as DIGITS_CLASSES

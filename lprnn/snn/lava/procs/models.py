@@ -1,10 +1,10 @@
-"""ProcessModels of the Lava processes in :mod:`lprnn.lava_backend.procs.process`.
+"""ProcessModels of the Lava processes in :mod:`lprnn.snn.lava.procs.process`.
 
 One model per numeric path. The neuron models are thin shells over the functional core: the
-``fixed_pt`` model calls :func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed` (the very
+``fixed_pt`` model calls :func:`lprnn.core.sigma_delta.sigma_delta_step_fixed` (the very
 function our simulator calls, so the arithmetic exists once), the ``floating_pt`` model calls
-:func:`lprnn.functional.sigma_delta.sigma_delta_step` with the decays as fractions
-``d / 4096``. Timing (sample, gap step) is explained in :mod:`lprnn.lava_backend.procs.process`.
+:func:`lprnn.core.sigma_delta.sigma_delta_step` with the decays as fractions
+``d / 4096``. Timing (sample, gap step) is explained in :mod:`lprnn.snn.lava.procs.process`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lprnn import hardware
-from lprnn.functional.sigma_delta import (SigmaDeltaParams, SigmaDeltaState, sigma_delta_step,
+from lprnn.core import hardware
+from lprnn.core.sigma_delta import (SigmaDeltaParams, SigmaDeltaState, sigma_delta_step,
                                           sigma_delta_step_fixed)
-from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
-from lprnn.network import SigmaDeltaFixedParams
+from lprnn.snn.lava.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
+from lprnn.core.sigma_delta import SigmaDeltaFixedParams
 
 STATES = ("i_in", "i_ip", "v", "i_fb")
 
@@ -82,7 +82,7 @@ class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
-    """Bit-exact Loihi arithmetic: :func:`~lprnn.functional.sigma_delta.sigma_delta_step_fixed`.
+    """Bit-exact Loihi arithmetic: :func:`~lprnn.core.sigma_delta.sigma_delta_step_fixed`.
 
         i_in ← sat(decay(i_in, d_in) + a)
         u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
@@ -121,7 +121,7 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
 @requires(CPU)
 @tag("floating_pt")
 class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
-    """Float arithmetic: :func:`~lprnn.functional.sigma_delta.sigma_delta_step`, decays d/4096.
+    """Float arithmetic: :func:`~lprnn.core.sigma_delta.sigma_delta_step`, decays d/4096.
 
         i_in ← i_in·(1 − d_in) + a
         u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lprnn.network import LoihiNetwork
+from lprnn.snn.network import LoihiNetwork
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ gradient (zero outside [lo, hi]). :func:`to_mantissa` exports the exact integers
 q(x) = m · 2^-frac_bits, which the ANN→SNN mapper scales onto Loihi.
 
 Lottery-ticket masks (the authors' training): :func:`zero_weight_mask` marks the weights that
-survive quantization (quantize to a non-zero value); :mod:`lprnn.train` masks the others,
+survive quantization (quantize to a non-zero value); :mod:`lprnn.ann.train` masks the others,
 rewinds to the initial weights and retrains.
 """
 

@@ -1,4 +1,4 @@
-"""LoihiNetwork → a Lava process graph (nothing runs here; see :mod:`lprnn.lava_backend.runner`).
+"""LoihiNetwork → a Lava process graph (nothing runs here; see :mod:`lprnn.snn.lava.runner`).
 
     GradedInput ─Dense(W_1, graded)─▶ SigmaDeltaLowPass 1 ─Dense(W_2)─▶ … ─▶ layer L ─▶ WindowReadout
                                        ▲                │
@@ -10,7 +10,7 @@ Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
 ``recurrent_delay`` (a ``DelayDense``; a plain ``Dense`` when D_l = 0). The input→layer-1 Dense takes graded
 spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
-:func:`lprnn.lava_backend.formats.dense_encoding` so that Lava keeps every weight exactly;
+:func:`lprnn.snn.lava.formats.dense_encoding` so that Lava keeps every weight exactly;
 in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
 exponent). The readout is accumulated inside :class:`WindowReadout` from the last layer's
 spikes (or, for a ``"decoded"`` readout, from its −i_fb, sent without delay); spikes, when
@@ -22,16 +22,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# imports Lava with the fork start method forced (see lprnn.lava_backend.procs)
-import lprnn.lava_backend.procs  # noqa: F401, I001
+# imports Lava with the fork start method forced (see lprnn.snn.lava.procs)
+import lprnn.snn.lava.procs  # noqa: F401, I001
 import numpy as np
 from lava.proc.dense.process import Dense, DelayDense
 from lava.utils.weightutils import SignMode
 
-from lprnn import hardware
-from lprnn.lava_backend.formats import DenseEncoding, check_network
-from lprnn.lava_backend.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
-from lprnn.network import LoihiNetwork
+from lprnn.core import hardware
+from lprnn.snn.lava.formats import DenseEncoding, check_network
+from lprnn.snn.lava.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
+from lprnn.snn.network import LoihiNetwork
 
 NUMERICS = ("fixed_pt", "floating_pt")
 
@@ -81,10 +81,10 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
     """Build (not run) the Lava graph of ``network`` fed with ``data`` [N, T, F].
 
     ``data`` holds the input payloads: int32 x_int for ``fixed_pt`` (see
-    :func:`lprnn.lava_backend.formats.encode_inputs`), float ``x · input_scale`` for
+    :func:`lprnn.snn.lava.formats.encode_inputs`), float ``x · input_scale`` for
     ``floating_pt``. With ``spike_dir``, every layer's spikes are written to
     ``spike_dir/<i>_<name>.npy`` as bool [N, T·k, n]. The network is checked first
-    (:func:`lprnn.lava_backend.formats.check_network`): nothing is built if Lava cannot hold it.
+    (:func:`lprnn.snn.lava.formats.check_network`): nothing is built if Lava cannot hold it.
     """
     if numeric not in NUMERICS:
         raise ValueError(f"numeric={numeric!r}: expected one of {list(NUMERICS)}")

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lprnn import hardware, snn
-from lprnn.functional.sigma_delta import validate_fixed_params
-from lprnn.network import LoihiLayer, LoihiNetwork
+from lprnn import snn
+from lprnn.core import hardware
+from lprnn.core.sigma_delta import validate_fixed_params
+from lprnn.snn.network import LoihiLayer, LoihiNetwork
 
 # Lava's Dense clips to 8 magnitude bits plus sign: [−2**8, 2**8 − 1] (weightutils.clip_weights).
 LAVA_WEIGHT_LIMIT = 2 ** hardware.WEIGHT_MANTISSA_BITS
@@ -124,7 +125,7 @@ def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncod
 
     Checks, naming the layer and the value: shapes chain from layer to layer and to the
     readout; weights are kept exactly by Lava (see :func:`dense_encoding`); the neuron
-    parameters pass :func:`lprnn.functional.sigma_delta.validate_fixed_params`; the bias
+    parameters pass :func:`lprnn.core.sigma_delta.validate_fixed_params`; the bias
     mantissa is 13-bit and
     bias_exp in [0, 7]; recurrent delays fit Loihi 2's 6-bit synaptic delays; and the summed spike input of a layer fits Lava's int32 accumulator.
     """

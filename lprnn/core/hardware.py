@@ -1,8 +1,8 @@
 """Loihi fixed-point constants: every bit width, shift and limit, in one place.
 
-The fixed-point neuron (:func:`lprnn.functional.sigma_delta_step_fixed`), the mapper
-(:mod:`lprnn.loihi`), the simulator (:mod:`lprnn.snn`) and the Lava backend
-(:mod:`lprnn.lava_backend`) all read these names; none of them spells a number of its own.
+The fixed-point neuron (:func:`lprnn.core.sigma_delta_step_fixed`), the mapper
+(:mod:`lprnn.snn.mapper`), the simulator (:mod:`lprnn.snn`) and the Lava backend
+(:mod:`lprnn.snn.lava`) all read these names; none of them spells a number of its own.
 
 Sources: Lava's bit-accurate ``fixed_pt`` models (lava-nc 0.10: ``lava/proc/lif/models.py``,
 ``lava/proc/dense/models.py``, ``lava/utils/weightutils.py``), which model Loihi's arithmetic.
@@ -45,7 +45,7 @@ SYNAPTIC_DELAY_MAX = 63
 
 
 # ---------------------------------------------------------------------------------------------
-# Loihi 2 per-chip and per-core limits (used by lprnn.resources for the core-count estimate).
+# Loihi 2 per-chip and per-core limits (used by lprnn.snn.resources for the core-count estimate).
 # Source: Intel Labs, "Taking Neuromorphic Computing to the Next Level with Loihi 2",
 # Technology Brief (2021), Table 1 (Loihi vs Loihi 2): 128 neuron cores per chip, up to
 # 1 million neurons and 120 million synapses per chip, 192 KB of flexibly allocated memory

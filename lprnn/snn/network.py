@@ -1,7 +1,7 @@
 """The mapped spiking network: a plain, serializable description of integers and metadata.
 
-:func:`lprnn.loihi.map_network` produces a :class:`LoihiNetwork`; the fast simulator
-(:mod:`lprnn.snn`) and the Lava backend (:mod:`lprnn.lava_backend`) consume it, and
+:func:`lprnn.snn.mapper.map_network` produces a :class:`LoihiNetwork`; the fast simulator
+(:mod:`lprnn.snn`) and the Lava backend (:mod:`lprnn.snn.lava`) consume it, and
 must compute exactly the same thing from it. It saves to ``<name>.npz`` (arrays) plus
 ``<name>.json`` (everything else); nothing is pickled.
 
@@ -11,7 +11,7 @@ convention of ``docs/ARCHITECTURE.md``, the synaptic input at SNN step n is
     a(n) = (W · s_prev(n−1)) << weight_exp + (U · s_self(n−1−D)) << recurrent_weight_exp
 
 (``>>`` for a negative exponent; D = ``recurrent_delay``, 0 unless set) and the neuron is the fixed-point ΣΔ step of
-:func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed` with the layer's
+:func:`lprnn.core.sigma_delta.sigma_delta_step_fixed` with the layer's
 :class:`SigmaDeltaFixedParams` and bias ``bias_mantissa << bias_exp``.
 """
 
@@ -24,27 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from lprnn.core.sigma_delta import SigmaDeltaFixedParams
+
 FORMAT = "lprnn-loihi-network-v1"
-
-
-@dataclass(frozen=True)
-class SigmaDeltaFixedParams:
-    """Integer parameters of one layer's ΣΔ low-pass neurons (shared by all its neurons).
-
-    Decays are 12-bit: a state x decays as sign(x)·((|x|·(4096 − d)) >> 12), so d = 4096/τ
-    for a time constant τ in SNN steps (d = 0: no decay; d = 4096: no memory).
-    """
-
-    decay_in: int         # synaptic current i_in
-    decay_ip: int         # low-pass input i_ip (the unit's state; sets the lpRNN's α)
-    decay_v: int          # membrane v
-    decay_fb: int         # self-feedback current i_fb
-    feedback_weight: int  # w_fb < 0: added to i_fb at each own spike
-    threshold: int        # θ: spike when v > θ
-    # None: the paper's neuron (the ReLU clips the state i_ip at 0). An integer: the drive
-    # i_in + bias is clamped to [0, drive_max] before the low-pass, as the ANN clamps z to
-    # [0, a_max] (see lprnn.functional.sigma_delta). Older files without it load as None.
-    drive_max: int | None = None
 
 
 @dataclass

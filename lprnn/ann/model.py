@@ -1,6 +1,6 @@
 """The lpRNN classifier of the paper: lpLinear → lpRNN × N → linear readout, k-bit weights.
 
-Each low-pass layer (PAPER.md; :mod:`lprnn.functional.lowpass`)::
+Each low-pass layer (PAPER.md; :mod:`lprnn.core.lowpass`)::
 
     z_t = W x_t + U h_{t-1} + b          (U = 0 for lpLinear)
     h_t = α h_{t-1} + (1 − α) · clamp(z_t, 0, a_max)
@@ -9,7 +9,7 @@ and the readout ``logits_t = W_out h_t + b_out`` on the last layer, averaged ove
 t ≥ T // 2 (``averaging="second_half"``, Heidelberg Digits) or over all steps (``"all"``,
 Speech Commands). ``W x_t + b`` is one matmul over all steps; only the recurrence loops.
 
-Weights and biases are quantized in the forward pass (:func:`lprnn.quantize.quantize`,
+Weights and biases are quantized in the forward pass (:func:`lprnn.ann.quantize.quantize`,
 ``weight_int_bits``/``weight_frac_bits``; ``weight_frac_bits=None`` trains in float), after an
 optional lottery-ticket mask (a ``weight_mask`` buffer, present once a mask is set).
 Init: Xavier-uniform input and readout weights, orthogonal recurrent weights, zero biases.
@@ -28,8 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lprnn.functional.lowpass import check_lowpass_params, lowpass_scan
-from lprnn.quantize import FixedPointFormat, quantize, zero_weight_mask
+from lprnn.core.lowpass import check_lowpass_params, lowpass_scan
+from lprnn.ann.quantize import FixedPointFormat, quantize, zero_weight_mask
 
 AVERAGING = ("second_half", "all")
 

@@ -19,9 +19,9 @@ symbols from {1, …, n_symbols} are shown, then ``delay − 1`` blanks, a delim
 gets a cross-entropy of ``copy_length · ln(n_symbols) / (delay + 2·copy_length)`` per step.
 
 Models for the tasks (:func:`make_task_model`) emit one output per step, ``[B, T, n_outputs]``:
-the lpRNN (:class:`lprnn.model.LpRNNClassifier` with its readout applied at every step), the
+the lpRNN (:class:`lprnn.ann.model.LpRNNClassifier` with its readout applied at every step), the
 Elman ReLU RNN and the LSTM of :mod:`lprnn.baselines`. :func:`train_task` is their training loop:
-the classifiers' loop (:func:`lprnn.train.train`) fits one label per sequence with cross-entropy,
+the classifiers' loop (:func:`lprnn.ann.train.train`) fits one label per sequence with cross-entropy,
 whereas these tasks need a regression at the last step (adding) or a label per step (copying).
 """
 
@@ -131,11 +131,11 @@ class TaskModel(nn.Module):
 
 
 class LpRNNTaskModel(nn.Module):
-    """The paper's network (:class:`lprnn.model.LpRNNClassifier`) with per-step outputs ``[B, T, n_outputs]``.
+    """The paper's network (:class:`lprnn.ann.model.LpRNNClassifier`) with per-step outputs ``[B, T, n_outputs]``.
 
     Its readout is applied at every step instead of being averaged, so the same network regresses
     the adding task's sum at the last step and labels every step of the copying task; it stays an
-    ``LpRNNClassifier`` underneath (:attr:`network`), so :func:`lprnn.loihi.map_network` maps it.
+    ``LpRNNClassifier`` underneath (:attr:`network`), so :func:`lprnn.snn.mapper.map_network` maps it.
     """
 
     def __init__(self, network: nn.Module):
@@ -156,7 +156,7 @@ def make_task_model(kind: str, n_inputs: int, hidden_size: int, n_outputs: int, 
     one recurrent layer of ``hidden_size`` units under a linear readout.
     """
     from lprnn.baselines.elman import ElmanLayer
-    from lprnn.model import LpRNNClassifier, ModelConfig
+    from lprnn.ann.model import LpRNNClassifier, ModelConfig
     _check_positive(n_inputs=n_inputs, hidden_size=hidden_size, n_outputs=n_outputs)
     torch.manual_seed(seed)
     if kind == "lprnn":

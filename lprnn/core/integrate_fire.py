@@ -27,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lprnn import hardware
+from lprnn.core import hardware
 
 
 class IntegrateFireState(NamedTuple):

@@ -1,4 +1,4 @@
-"""The authors' released Heidelberg Digits lpRNN, as an :class:`lprnn.model.LpRNNClassifier`.
+"""The authors' released Heidelberg Digits lpRNN, as an :class:`lprnn.ann.model.LpRNNClassifier`.
 
 The checkpoint (``authors_hd_lprnn_3bit.pth``; from gauthierboeshertz/lpRNN_loihi, file
 ``shd/shdANN/weights/QlpRNN_lpff_size_128_2_512_ret_0.8_mel_80_hop_length_256_nWTH_0.pth``,
@@ -21,7 +21,7 @@ What the file does not say comes from the authors' training script and file name
 logits averaged over the second half). Sizes are read from the tensors. The deployed network
 quantizes the latent weights to multiples of 1/8 in the forward pass, as ours does.
 
-Inputs: 80 HD log-mel bands (:func:`lprnn.frontend.hd_logmel`), ~187 frames. Outputs: class
+Inputs: 80 HD log-mel bands (:func:`lprnn.datasets.frontend.hd_logmel`), ~187 frames. Outputs: class
 index = digit for German, digit + 10 for English (the authors' convention, which
 :mod:`lprnn.datasets.hd` and ``digits`` use; official HD/SHD labels are swapped, see
 :func:`lprnn.datasets.hd.swap_label_convention`).
@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from lprnn import config
-from lprnn.model import LpRNNClassifier, from_state_dict
+from lprnn.ann.model import LpRNNClassifier, from_state_dict
 
 AUTHORS_REPOSITORY = "https://github.com/gauthierboeshertz/lpRNN_loihi"
 AUTHORS_HD_OPTIONS = dict(retention_ratio=0.8, a_max=6.0, weight_frac_bits=3, weight_int_bits=1,
@@ -72,5 +72,5 @@ def load_authors_checkpoint(path: str | Path | None = None) -> LpRNNClassifier:
         model = from_state_dict(state_dict, **AUTHORS_HD_OPTIONS)
     except RuntimeError as error:  # load_state_dict: missing, unexpected or misshapen keys
         raise ValueError(f"{path} does not fit the lpRNN classifier layout "
-                         f"(see lprnn.authors): {str(error)[:300]}") from None
+                         f"(see lprnn.ann.authors): {str(error)[:300]}") from None
     return model.eval()

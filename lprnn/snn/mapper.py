@@ -1,6 +1,6 @@
-"""ANN → SNN mapper: a trained :class:`~lprnn.model.LpRNNClassifier` → :class:`LoihiNetwork`.
+"""ANN → SNN mapper: a trained :class:`~lprnn.ann.model.LpRNNClassifier` → :class:`LoihiNetwork`.
 
-Every lpRNN unit becomes one ΣΔ neuron (:mod:`lprnn.functional.sigma_delta`). With
+Every lpRNN unit becomes one ΣΔ neuron (:mod:`lprnn.core.sigma_delta`). With
 ``k = steps_per_ann_step`` SNN steps per ANN step and retention ratio α:
 
 **Time constants.** The lpRNN's α is τ = −T_ANN / ln α, i.e. τ_ip = −k / ln α SNN steps
@@ -15,7 +15,7 @@ presynaptic neurons, exactly linear in their decoded values. The first layer rec
 held graded input and needs no synaptic filter (``d_in = 4096``). ``d_v = 4096``; the threshold
 is half a quantization step, ``θ = |w_fb|/2`` (``threshold="half_step"``; ``"zero"`` is the
 paper's θ = 0, which biases every active unit by half a step; see
-:mod:`lprnn.functional.sigma_delta`).
+:mod:`lprnn.core.sigma_delta`).
 
 **Where the ReLU goes.** ``activation_clamp="drive"`` (default) clamps the drive
 ``i_in + bias`` to ``[0, a_max]`` before the low-pass, which is the lpRNN's
@@ -80,8 +80,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from lprnn import hardware
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.core import hardware
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 from lprnn.snn import READOUT_SOURCES, simulate
 
 # Readout multiplier R (see module doc): resolution of the per-step readout bias.
@@ -392,7 +392,7 @@ def mapping_report(network: LoihiNetwork) -> pd.DataFrame:
             synapses += int(np.count_nonzero(layer.recurrent_weights))
         dense_bits = hardware.WEIGHT_MANTISSA_BITS * (layer.weights.size + (
             0 if layer.recurrent_weights is None else layer.recurrent_weights.size))
-        # Loihi 2 per-core limits (lprnn.hardware): neurons, synapses, and the core's memory
+        # Loihi 2 per-core limits (lprnn.core.hardware): neurons, synapses, and the core's memory
         # holding the dense 8-bit weight matrix.
         cores = max(math.ceil(layer.n_neurons / hardware.LOIHI2_NEURONS_PER_CORE),
                     math.ceil(synapses / hardware.LOIHI2_SYNAPSES_PER_CORE),

@@ -2,9 +2,9 @@
 
 Resources (:func:`resource_report`), per layer: neurons, synapses (dense, as Lava's ``Dense``
 stores them, and non-zero), the weight width the mantissas actually need, synaptic memory at
-8 bits (how :mod:`lprnn.lava_backend` configures ``Dense``: ``num_weight_bits=8``), neuron-state
+8 bits (how :mod:`lprnn.snn.lava` configures ``Dense``: ``num_weight_bits=8``), neuron-state
 memory (four 24-bit states per neuron), and the number of neuron cores needed against the
-published Loihi 2 limits in :mod:`lprnn.hardware` (``LOIHI2_*``, with their source):
+published Loihi 2 limits in :mod:`lprnn.core.hardware` (``LOIHI2_*``, with their source):
 
     cores = max(⌈neurons / 8192⌉, ⌈synapses / 937 500⌉, ⌈(synapse bytes + state bytes) / 192 KiB⌉)
 
@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lprnn import hardware, snn
-from lprnn.network import LoihiNetwork
+from lprnn import snn
+from lprnn.core import hardware
+from lprnn.snn.network import LoihiNetwork
 
 STATE_BYTES_PER_NEURON = 4 * hardware.STATE_BITS // 8   # i_in, i_ip, v, i_fb
 SYNAPSE_BYTES = hardware.WEIGHT_MANTISSA_BITS // 8      # dense 8-bit weights

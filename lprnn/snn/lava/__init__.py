@@ -1,14 +1,14 @@
 """The Loihi 2 backend in Lava: the ΣΔ low-pass neuron Process, the network builder, the runner.
 
-- :mod:`~lprnn.lava_backend.formats`: what Lava's fixed-point Dense keeps exactly; the checks
+- :mod:`~lprnn.snn.lava.formats`: what Lava's fixed-point Dense keeps exactly; the checks
   that refuse a network or inputs before anything starts (NumPy only, no Lava import);
-- :mod:`~lprnn.lava_backend.procs.process`: the Processes (interfaces: ports and Vars);
-- :mod:`~lprnn.lava_backend.procs.models`: their ``fixed_pt`` and ``floating_pt`` ProcessModels;
-- :mod:`~lprnn.lava_backend.network`: :func:`build_graph`, LoihiNetwork → Lava processes;
-- :mod:`~lprnn.lava_backend.runner`: :func:`run_on_lava`, which always stops the runtime.
+- :mod:`~lprnn.snn.lava.procs.process`: the Processes (interfaces: ports and Vars);
+- :mod:`~lprnn.snn.lava.procs.models`: their ``fixed_pt`` and ``floating_pt`` ProcessModels;
+- :mod:`~lprnn.snn.lava.network`: :func:`build_graph`, LoihiNetwork → Lava processes;
+- :mod:`~lprnn.snn.lava.runner`: :func:`run_on_lava`, which always stops the runtime.
 
 Lava is imported only inside this package, and only when one of the Lava modules is used:
-``import lprnn.lava_backend`` itself does not need Lava.
+``import lprnn.snn.lava`` itself does not need Lava.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """One neuron encoding an analog signal: the ΣΔ neuron against a rate-coded integrate-and-fire one.
 
-Thin wrappers over :mod:`lprnn.functional.sigma_delta` and
-:mod:`lprnn.functional.integrate_fire` for notebook 01. The signal ``x`` is given per ANN step
+Thin wrappers over :mod:`lprnn.core.sigma_delta` and
+:mod:`lprnn.core.integrate_fire` for notebook 01. The signal ``x`` is given per ANN step
 (``T`` steps, any leading batch shape); the neuron runs ``k = steps_per_ann_step`` SNN steps per
 ANN step with the input held (ARCHITECTURE.md timing). What both neurons must convey is the
-lpRNN unit's state, computed by the ANN itself (:func:`lprnn.functional.lowpass.lowpass_step`):
+lpRNN unit's state, computed by the ANN itself (:func:`lprnn.core.lowpass.lowpass_step`):
 
     h_t = α h_{t−1} + (1 − α) · clamp(x_t, 0, a_max)                     the target
 
 ΣΔ neuron (:func:`sigma_delta_encode`, float path, a single unit with an identity synapse), in
-ANN units (state scale 1), with the time constants :func:`lprnn.loihi.map_network` uses for a
+ANN units (state scale 1), with the time constants :func:`lprnn.snn.mapper.map_network` uses for a
 first-layer neuron (τ_ip = −k / ln α SNN steps, PAPER.md):
 
     a      = d_ip · x_t                  (input held over the k SNN steps of ANN step t)
@@ -48,9 +48,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lprnn.frontend import HD_HOP_LENGTH, HD_SAMPLE_RATE
-from lprnn.functional import integrate_fire, sigma_delta
-from lprnn.functional.lowpass import check_lowpass_params, lowpass_step
+from lprnn.datasets.frontend import HD_HOP_LENGTH, HD_SAMPLE_RATE
+from lprnn.core import integrate_fire, sigma_delta
+from lprnn.core.lowpass import check_lowpass_params, lowpass_step
 
 # Duration of one ANN step of the HD front end (one hop of 256 samples at 48 kHz).
 HD_ANN_STEP_SECONDS = HD_HOP_LENGTH / HD_SAMPLE_RATE
@@ -144,7 +144,7 @@ def sigma_delta_encode(signal: Tensor, *, retention_ratio: float = 0.8,
                        feedback_time_constant: float | None = None) -> EncodingResult:
     """Encode ``signal`` [..., T] (the unit's drive per ANN step) with one ΣΔ neuron per element.
 
-    Runs :func:`lprnn.functional.sigma_delta.sigma_delta_step` with :func:`sigma_delta_params`
+    Runs :func:`lprnn.core.sigma_delta.sigma_delta_step` with :func:`sigma_delta_params`
     for T·k SNN steps; the reconstruction is −i_fb.
     """
     _check_signal(signal)

@@ -1,7 +1,7 @@
 """Run a LoihiNetwork in Lava (CPU simulation of Loihi 2) and always clean up.
 
 :func:`run_on_lava` runs all samples back to back in one Lava runtime (one gap step between
-samples resets every state; see :mod:`lprnn.lava_backend.procs.process`), one ``RunSteps`` per
+samples resets every state; see :mod:`lprnn.snn.lava.procs.process`), one ``RunSteps`` per
 sample so a progress bar moves and an interrupt lands between samples. Whatever happens, the
 runtime is stopped, its worker processes are joined and its shared memory is released:
 
@@ -18,17 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# imports Lava with the fork start method forced (see lprnn.lava_backend.procs)
-import lprnn.lava_backend.procs  # noqa: F401, I001
+# imports Lava with the fork start method forced (see lprnn.snn.lava.procs)
+import lprnn.snn.lava.procs  # noqa: F401, I001
 import numpy as np
 import torch
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from tqdm.auto import tqdm
 
-from lprnn.lava_backend.formats import encode_inputs
-from lprnn.lava_backend.network import NUMERICS, LavaGraph, build_graph
-from lprnn.network import LoihiNetwork
+from lprnn.snn.lava.formats import encode_inputs
+from lprnn.snn.lava.network import NUMERICS, LavaGraph, build_graph
+from lprnn.snn.network import LoihiNetwork
 
 
 _POLL_SECONDS = 0.002
@@ -152,7 +152,7 @@ def run_on_lava(network: LoihiNetwork, inputs: torch.Tensor | np.ndarray, *,
     ``numeric="fixed_pt"`` (Loihi2SimCfg(select_tag="fixed_pt")) is bit-exact Loihi arithmetic
     and must equal :func:`lprnn.snn.simulate` spike for spike; ``"floating_pt"`` runs the same
     graph in float (Dense weights W·2**exp, unrounded inputs x·input_scale). The network and
-    the inputs are checked before any process starts (:mod:`lprnn.lava_backend.formats`).
+    the inputs are checked before any process starts (:mod:`lprnn.snn.lava.formats`).
     """
     if numeric not in NUMERICS:
         raise ValueError(f"numeric={numeric!r}: expected one of {list(NUMERICS)}")

@@ -17,7 +17,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
-from lprnn.network import SigmaDeltaFixedParams
+from lprnn.core.sigma_delta import SigmaDeltaFixedParams
 
 
 def _check_positive(name: str, value: int) -> int:
@@ -30,7 +30,7 @@ class SigmaDeltaLowPass(AbstractProcess):
     """A population of adaptive ΣΔ low-pass neurons (one lpRNN unit each).
 
     Per SNN step, with synaptic input a (the summed Dense outputs) and integer states that
-    saturate at ±(2**23 − 1) (:mod:`lprnn.functional.sigma_delta` has the exact rules):
+    saturate at ±(2**23 − 1) (:mod:`lprnn.core.sigma_delta` has the exact rules):
 
         i_in ← sat(decay(i_in, decay_in) + a)
         u    = i_in + bias            (clamped to [0, drive_max] when drive_max is set)
@@ -44,7 +44,7 @@ class SigmaDeltaLowPass(AbstractProcess):
     ΣΔ loop), costs no synaptic memory and no spike traffic, and on Loihi 2 it is one line of
     the neuron's microcode.
 
-    ``neuron`` holds the integer parameters (:class:`lprnn.network.SigmaDeltaFixedParams`, the
+    ``neuron`` holds the integer parameters (:class:`lprnn.snn.network.SigmaDeltaFixedParams`, the
     same object the simulator uses, passed whole so every field reaches the step function);
     ``bias`` is the effective integer bias (mantissa · 2**exp) per neuron.
 

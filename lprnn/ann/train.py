@@ -1,4 +1,4 @@
-"""Training, evaluation and checkpoints of :class:`lprnn.model.LpRNNClassifier`.
+"""Training, evaluation and checkpoints of :class:`lprnn.ann.model.LpRNNClassifier`.
 
 The authors' recipe (PAPER.md): cross-entropy on the time-averaged logits, Adam, gradient
 clipping (by norm, then by value), ReduceLROnPlateau on the validation accuracy, and the
@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from lprnn import atomic
 from lprnn import config as paths
-from lprnn.model import LpRNNClassifier, ModelConfig
+from lprnn.ann.model import LpRNNClassifier, ModelConfig
 
 CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
 
@@ -287,10 +287,10 @@ def load_checkpoint(path: str | Path, *,
         raise ValueError(f"checkpoint {path} is corrupt or not a torch file "
                          f"({type(err).__name__}: {str(err)[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        hint = (" (a plain state dict: use lprnn.model.from_state_dict)"
+        hint = (" (a plain state dict: use lprnn.ann.model.from_state_dict)"
                 if isinstance(payload, dict) and "state_dict" not in payload else "")
         raise ValueError(f"checkpoint {path}: expected an {CHECKPOINT_FORMAT!r} file written by "
-                         f"lprnn.train.save_checkpoint{hint}")
+                         f"lprnn.ann.train.save_checkpoint{hint}")
     options = json.loads(payload["config"])
     model_config = ModelConfig.from_dict(options)
     for name, value in (expected or {}).items():
@@ -339,7 +339,7 @@ def checkpoint_path(recipe: Any, train_set: Dataset) -> Path:
 
 
 def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifier, dict]:
-    """The trained model of a :class:`lprnn.recipes.Recipe`: loaded from its cached checkpoint,
+    """The trained model of a :class:`lprnn.ann.recipes.Recipe`: loaded from its cached checkpoint,
     or trained (train split, best epoch by the val split), tested and cached. The model is
     returned on the CPU in eval mode.
 

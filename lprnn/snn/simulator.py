@@ -1,4 +1,4 @@
-"""Fast batched simulator of a mapped :class:`~lprnn.network.LoihiNetwork` (integer-exact).
+"""Fast batched simulator of a mapped :class:`~lprnn.snn.network.LoihiNetwork` (integer-exact).
 
 This is the reference the Lava backend must match spike for spike. Per SNN step ``n`` (timing
 convention of ``docs/ARCHITECTURE.md``; ``k = steps_per_ann_step``, ``x_int`` from
@@ -20,7 +20,7 @@ float32 is exact as long as every partial sum stays below 2**24; :func:`simulate
 bound (the largest row sum of |W|) per connection and falls back to float64 (exact below
 2**53) where it does not hold. The graded input drive ``W_0 · x_int`` is computed once per ANN
 step in float64 with the same check. Everything else is int64 arithmetic in
-:func:`lprnn.functional.sigma_delta.sigma_delta_step_fixed`.
+:func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`.
 
 Counts returned per sample: spikes per neuron over the whole run, and synaptic operations =
 Σ over emitted spikes of the neuron's fan-out (its non-zero outgoing synapses: to the next
@@ -38,10 +38,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lprnn import hardware
-from lprnn.functional.sigma_delta import (
+from lprnn.core import hardware
+from lprnn.core.sigma_delta import (
     SigmaDeltaState, initial_state, sigma_delta_step_fixed, validate_fixed_params)
-from lprnn.network import LoihiLayer, LoihiNetwork
+from lprnn.snn.network import LoihiLayer, LoihiNetwork
 
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53

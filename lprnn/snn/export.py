@@ -2,15 +2,15 @@
 
 :func:`export_network` writes, next to each other:
 
-- ``<stem>.npz`` + ``<stem>.json``: the complete :class:`~lprnn.network.LoihiNetwork`
+- ``<stem>.npz`` + ``<stem>.json``: the complete :class:`~lprnn.snn.network.LoihiNetwork`
   (:meth:`LoihiNetwork.save`; plain NumPy arrays and JSON, no pickle). Per layer ``i`` the
   arrays ``layers.i.weights`` [n, n_in] and ``layers.i.recurrent_weights`` [n, n] (int32 Lava
   ``Dense`` weights), ``layers.i.bias_mantissa`` [n]; ``readout.weights`` [C, n_last] and
   ``readout.bias`` [C]. The JSON holds per layer ``weight_exp``, ``recurrent_weight_exp``,
   ``bias_exp`` and the neuron's integer parameters, plus ``steps_per_ann_step``,
   ``input_scale`` and ``averaging``. With ``numpy`` and ``json`` alone this is everything
-  needed to rebuild the network (``docs/ARCHITECTURE.md`` and :mod:`lprnn.network` give the
-  arithmetic); :mod:`lprnn.lava_backend` builds and runs it in Lava.
+  needed to rebuild the network (``docs/ARCHITECTURE.md`` and :mod:`lprnn.snn.network` give the
+  arithmetic); :mod:`lprnn.snn.lava` builds and runs it in Lava.
 - ``<stem>.h5``: the same network in the HDF5 layout of lava-dl ``netx``
   (``layer/0`` input, ``layer/i`` of type ``dense`` or ``dense_rec`` with ``weight``,
   ``weight_rec``, ``bias``, ``shape`` and a ``neuron`` group), readable with
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lprnn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 
 NETX_FORMAT = "lprnn-netx-v1"
 NEURON_TYPE = "LPRNN_SIGMA_DELTA_LOWPASS"
@@ -37,7 +37,7 @@ NETX_LIMITATIONS = (
     f"neuron: the adaptive sigma-delta low-pass neuron (type {NEURON_TYPE}: four states i_in, "
     "i_ip, v, i_fb with self-feedback) is none of netx's neuron types (CUBA/LOIHI, SDNN, RF); "
     "netx.hdf5.Network cannot instantiate it. Its integer parameters are in each layer's "
-    "'neuron' group; lprnn.lava_backend runs it.",
+    "'neuron' group; lprnn.snn.lava runs it.",
     "weight exponent: netx re-derives weight_exp and num_weight_bits from the stored weights "
     "(optimize_weight_bits) and ignores a stored exponent; our exact per-layer exponents are "
     "in 'wgtExp' and 'wgtExpRec', the extra recurrent synaptic delay in 'delayRec'.",
@@ -137,7 +137,7 @@ def load_netx(path: str | Path) -> LoihiNetwork:
     with f:
         if f.attrs.get("format") != NETX_FORMAT:
             raise ValueError(f"{path}: format {f.attrs.get('format')!r}, expected "
-                             f"{NETX_FORMAT!r} (written by lprnn.export.save_netx)")
+                             f"{NETX_FORMAT!r} (written by lprnn.snn.export.save_netx)")
         groups = [f["layer"][str(i)] for i in range(len(f["layer"]))]
         layers = []
         for group in groups[1:-1]:

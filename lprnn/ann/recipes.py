@@ -1,8 +1,8 @@
 """Named training configurations: one place that says what "the trained model" of a notebook is.
 
 A recipe names a dataset, the model configuration (keyword arguments of
-:class:`lprnn.model.ModelConfig`) and the training configuration (keyword arguments of
-:class:`lprnn.train.TrainConfig`), at three run sizes:
+:class:`lprnn.ann.model.ModelConfig`) and the training configuration (keyword arguments of
+:class:`lprnn.ann.train.TrainConfig`), at three run sizes:
 
 - ``quick``: smoke runs for tests (seconds);
 - ``default``: what ``make reproduce`` runs on 2 CPU cores (minutes) for the built-in

@@ -28,7 +28,7 @@ the SNN's state is pulled down by the negative drive). With an integer ``drive_m
 is clamped to ``[0, drive_max]`` *before* the low-pass, exactly the ANN's clamp (the mapper
 sets ``drive_max`` to a_max in drive units); the clip of ``i_ip`` at 0 is then never active.
 Loihi 2's programmable neurons can do either; the mapper's default is chosen by measurement
-(:mod:`lprnn.loihi`).
+(:mod:`lprnn.snn.mapper`).
 
 Why this works. With ``v`` clipped at 0, a threshold θ ≥ 0 and ``d_v = 4096`` (the mapper's
 choice: ``v`` keeps no memory), ``v = max(0, i_ip + i_fb)`` and the neuron fires exactly when
@@ -50,7 +50,7 @@ Float path (:func:`sigma_delta_step`): real-valued states, ``decay(x, d) = x·(1
 ``d`` in [0, 1], ``sat`` the identity, ``MAX`` = +inf.
 
 Fixed-point path (:func:`sigma_delta_step_fixed`), Loihi arithmetic with the constants of
-:mod:`lprnn.hardware`: int64 tensors holding 24-bit states,
+:mod:`lprnn.core.hardware`: int64 tensors holding 24-bit states,
 
     decay(x, d) = sign(x) · ((|x| · (4096 − d)) >> 12)       d integer in [0, 4096]
 
@@ -68,8 +68,27 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lprnn import hardware
-from lprnn.network import SigmaDeltaFixedParams
+from lprnn.core import hardware
+
+
+@dataclass(frozen=True)
+class SigmaDeltaFixedParams:
+    """Integer parameters of one layer's ΣΔ low-pass neurons (shared by all its neurons).
+
+    Decays are 12-bit: a state x decays as sign(x)·((|x|·(4096 − d)) >> 12), so d = 4096/τ
+    for a time constant τ in SNN steps (d = 0: no decay; d = 4096: no memory).
+    """
+
+    decay_in: int         # synaptic current i_in
+    decay_ip: int         # low-pass input i_ip (the unit's state; sets the lpRNN's α)
+    decay_v: int          # membrane v
+    decay_fb: int         # self-feedback current i_fb
+    feedback_weight: int  # w_fb < 0: added to i_fb at each own spike
+    threshold: int        # θ: spike when v > θ
+    # None: the paper's neuron (the ReLU clips the state i_ip at 0). An integer: the drive
+    # i_in + bias is clamped to [0, drive_max] before the low-pass, as the ANN clamps z to
+    # [0, a_max] (see lprnn.core.sigma_delta). Older files without it load as None.
+    drive_max: int | None = None
 
 
 class SigmaDeltaState(NamedTuple):

@@ -18,11 +18,12 @@ pytest.importorskip("lava")
 from lava.utils.weightutils import SignMode, clip_weights, truncate_weights  # noqa: E402
 
 from lprnn import snn  # noqa: E402
-from lprnn.core.sigma_delta import initial_state, sigma_delta_step  # noqa: E402
+from lprnn.core import hardware  # noqa: E402
+from lprnn.core.sigma_delta import (SigmaDeltaParams, initial_state,  # noqa: E402
+                                    sigma_delta_step)
 from lprnn.snn.lava import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
 from lprnn.snn.lava.formats import (  # noqa: E402
     check_network, dense_encoding, encode_inputs, lava_kept_weights)
-from lprnn.snn.lava.procs.models import float_params  # noqa: E402
 from lprnn.snn.mapper import map_network  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
@@ -30,6 +31,15 @@ from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: 
 
 NEURON = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,
                                feedback_weight=-1200, threshold=0)
+
+
+def float_params(neuron: SigmaDeltaFixedParams) -> SigmaDeltaParams:
+    """The float parameters of an integer neuron: decays d → d/4096, the rest as floats."""
+    return SigmaDeltaParams(
+        *(getattr(neuron, name) / hardware.DECAY_UNITY
+          for name in ("decay_in", "decay_ip", "decay_v", "decay_fb")),
+        float(neuron.feedback_weight), float(neuron.threshold),
+        None if neuron.drive_max is None else float(neuron.drive_max))
 
 
 def _hand_network(k: int = 4) -> LoihiNetwork:

@@ -10,6 +10,7 @@ folder (the subprocess gets a TMPDIR of its own).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -99,6 +100,7 @@ def test_signal_stops_the_run_and_leaves_nothing(tmp_path, signum, target):
     child = subprocess.Popen([sys.executable, "-c", LONG_RUN], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
+    segments: set[str] = set()
     try:
         started, _, _ = select.select([child.stdout], [], [], STARTUP_SECONDS)
         assert started and child.stdout.readline().strip() == "running", \
@@ -114,17 +116,22 @@ def test_signal_stops_the_run_and_leaves_nothing(tmp_path, signum, target):
         start = time.monotonic()
         stdout, stderr = child.communicate(timeout=EXIT_SECONDS)
         elapsed = time.monotonic() - start
-    finally:
-        if child.poll() is None:            # the failure being tested: clean up after it
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-    if signum == signal.SIGINT:     # an uncaught KeyboardInterrupt ends Python by SIGINT
-        assert child.returncode == -signal.SIGINT and "KeyboardInterrupt" in stderr, stderr
-    else:                           # SystemExit(128 + SIGTERM), the shell's convention
-        assert child.returncode == 128 + signal.SIGTERM, stderr
-    assert "finished" not in stdout and elapsed < EXIT_SECONDS
-    assert _wait_for(lambda: not _session_pids(child.pid), LEFTOVER_SECONDS), \
-        f"processes left: {_session_pids(child.pid)}"
-    assert _wait_for(lambda: not any(os.path.exists(s) for s in segments), LEFTOVER_SECONDS), \
-        f"shared memory left: {[s for s in segments if os.path.exists(s)]}"
-    assert list(tmp_path.glob("lprnn-lava-*")) == []
+        if signum == signal.SIGINT:     # an uncaught KeyboardInterrupt ends Python by SIGINT
+            assert child.returncode == -signal.SIGINT and "KeyboardInterrupt" in stderr, stderr
+        else:                           # SystemExit(128 + SIGTERM), the shell's convention
+            assert child.returncode == 128 + signal.SIGTERM, stderr
+        assert "finished" not in stdout and elapsed < EXIT_SECONDS
+        assert _wait_for(lambda: not _session_pids(child.pid), LEFTOVER_SECONDS), \
+            f"processes left: {_session_pids(child.pid)}"
+        assert _wait_for(lambda: not any(os.path.exists(s) for s in segments),
+                         LEFTOVER_SECONDS), \
+            f"shared memory left: {[s for s in segments if os.path.exists(s)]}"
+        assert list(tmp_path.glob("lprnn-lava-*")) == []
+    finally:                            # after a failure, remove what the failure left
+        for pid in _session_pids(child.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child.wait()
+        for segment in segments:
+            if os.path.exists(segment):
+                os.unlink(segment)

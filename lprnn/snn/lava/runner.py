@@ -257,8 +257,10 @@ def run_on_lava(network: LoihiNetwork, inputs: torch.Tensor | np.ndarray, *,
                 on_sample: Callable[[int], None] | None = None) -> LavaResult:
     """Run ``inputs`` [N, T, F] (features, as for the simulator) through ``network`` in Lava.
 
-    ``numeric="fixed_pt"`` (Loihi2SimCfg(select_tag="fixed_pt")) is bit-exact Loihi arithmetic
-    and must equal :func:`lprnn.snn.simulate` spike for spike; ``"floating_pt"`` runs the same
+    ``numeric="fixed_pt"`` (Loihi2SimCfg(select_tag="fixed_pt")) is Loihi 2 integer arithmetic
+    as Lava models it and equals :func:`lprnn.snn.simulate` spike for spike (the tests compare
+    the two independent implementations); the logits are computed host-side (see
+    :class:`~lprnn.snn.lava.procs.process.WindowReadout`). ``"floating_pt"`` runs the same
     graph in float (Dense weights W·2**exp, unrounded inputs x·input_scale). The network and
     the inputs are checked before any process starts (:mod:`lprnn.snn.lava.formats`).
     ``on_sample(i)`` is called after sample i (see :func:`run_graph`).

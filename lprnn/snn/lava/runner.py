@@ -9,8 +9,8 @@ runtime is stopped, its worker processes are joined and its shared memory is rel
   carrying the worker's real traceback (Lava itself only says "1 Exception(s) occurred");
 - signals are handled by this (the parent) process alone: Lava's workers are forked with
   SIGINT and SIGTERM ignored, so a Ctrl-C in a terminal, which signals the whole process
-  group, no longer kills them under the runtime (whose stop handshake would then wait for
-  ever). SIGINT raises ``KeyboardInterrupt`` here; SIGTERM, while its handler is the default
+  group, no longer kills them under the runtime (whose stop handshake would then wait
+  forever). SIGINT raises ``KeyboardInterrupt`` here; SIGTERM, while its handler is the default
   one, raises ``SystemExit(128 + SIGTERM)``. Either stops the runtime (a handshake of at
   most ``STOP_SECONDS``, then SIGKILL for workers that did not end) and propagates; signals
   that arrive while the runtime starts or stops are held and re-raised when it is done;
@@ -44,8 +44,8 @@ from lprnn.snn.network import LoihiNetwork
 
 
 _POLL_SECONDS = 0.002
-# Longest wait for Lava's stop handshake (runtime services acknowledge STOP) and then for
-# each worker to exit, before it is killed.
+# Longest wait for Lava's stop handshake (runtime services acknowledge STOP), and then for
+# the workers to exit before those still alive are killed.
 STOP_SECONDS = 3.0
 _HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Set while Lava forks its workers: a forked child then ignores the handled signals.
@@ -136,7 +136,7 @@ def _stop_services(runtime) -> bool:
 
 
 def _end_workers(runtime) -> None:
-    """Join every worker, killing those still alive after STOP_SECONDS (or SIGKILL-proof)."""
+    """Join every worker, killing (SIGKILL) those still alive after STOP_SECONDS."""
     deadline = time.monotonic() + STOP_SECONDS
     for actor in runtime._messaging_infrastructure.actors:
         if actor._is_done:
@@ -152,7 +152,7 @@ def _shutdown(runtime, workers_failed: bool) -> None:
 
     The stop handshake is tried only while every worker is alive and none failed (after a
     worker error or death, Lava's services cannot answer and ``Runtime.stop`` would wait for
-    ever); then the workers are joined or killed and the shared memory manager shut down.
+    forever); then the workers are joined or killed and the shared memory manager shut down.
     """
     if runtime is None or not hasattr(runtime, "_messaging_infrastructure"):
         return      # nothing was started

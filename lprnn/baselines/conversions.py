@@ -28,7 +28,9 @@ the change of the activation as a graded spike when it reaches the threshold θ:
 
     Δ = act(t) − sent(t−1);  s = Δ·[|Δ| ≥ θ];  sent ← sent + s
 
-(Lava's Delta keeps ``act − residue`` as ``sent``; the receivers' Σ holds exactly ``sent``.)
+(Lava's Delta keeps ``act − residue`` as ``sent``; the receivers' Σ holds exactly ``sent``.
+Σ, ReLU and :func:`delta_encode` are tested equal to Lava's own ``SigmaDelta`` process,
+``fixed_pt``, on the same integers; population A's ceiling a_max has no counterpart there.)
 The stock neuron holds no low-pass state, so each lpRNN unit becomes two of them, updated once
 per ANN step (lava-dl's graded-spike networks run at the ANN rate): population A with
 activation ``clamp(z, 0, a_max)`` on z = W x̂ + U ĥ + b, and population B with a ReLU on

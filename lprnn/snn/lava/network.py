@@ -12,9 +12,11 @@ spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer 
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
 :func:`lprnn.snn.lava.formats.dense_encoding` so that Lava keeps every weight exactly;
 in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
-exponent). The readout is accumulated inside :class:`WindowReadout` from the last layer's
-spikes (or, for a ``"decoded"`` readout, from its −i_fb, sent without delay); spikes, when
-recorded, are written to files by the neuron models themselves.
+exponent). The readout is accumulated host-side, inside :class:`WindowReadout`, from the last
+layer's spikes (the chip would only report each neuron's spike count over the window) or, for
+a ``"decoded"`` readout, from its −i_fb, a 24-bit graded message every step that a chip would
+not send; neither is costed by the energy model. Spikes, when recorded, are written to files by
+the neuron models themselves.
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
             record_to = Path(spike_dir) / f"{i}_{layer.name}.npy"
             files.append(record_to)
         neuron = SigmaDeltaLowPass(
-            shape=(layer.n_neurons,), neuron=layer.neuron, bias=layer.bias,
-            sample_steps=sample_steps,
+            shape=(layer.n_neurons,), neuron=layer.neuron, bias_mant=layer.bias_mantissa,
+            bias_exp=layer.bias_exp, sample_steps=sample_steps,
             record_to=record_to, n_samples=n_samples, gap_steps=gap_steps, name=layer.name)
         dense = _dense(ff, numeric, f"{layer.name}.forward", graded=i == 0)
         previous.connect(dense.s_in)

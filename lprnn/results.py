@@ -70,21 +70,21 @@ def read_results(path: Path | None = None) -> list[dict[str, str]]:
     if header not in (COLUMNS, LEGACY_COLUMNS):
         raise _table_error(path, 1, f"columns {list(header)}, expected {list(COLUMNS)} "
                            f"(or the older {list(LEGACY_COLUMNS)})")
-    if not text.endswith("\n"):
-        raise _table_error(path, len(lines), "the last row has no line end: the table was "
-                           "truncated (restore it from git or re-run its notebook)")
     rows = []
     for number, fields in enumerate(lines[1:], start=2):
         if len(fields) != len(header):
             field = (f"field {header[len(fields)]!r} missing" if len(fields) < len(header)
                      else f"{len(fields) - len(header)} extra fields")
             raise _table_error(path, number, f"{len(fields)} fields, expected {len(header)} "
-                               f"({field})")
+                               f"({field}: a truncated or foreign row)")
         row = dict.fromkeys(COLUMNS, "") | dict(zip(header, fields))
         for name in REQUIRED:
             if not row[name]:
                 raise _table_error(path, number, f"field {name!r} is empty")
         rows.append(row)
+    if not text.endswith("\n"):
+        raise _table_error(path, len(lines), "the last row has no line end: the table was "
+                           "truncated (restore it from git or re-run its notebook)")
     return rows
 
 

@@ -182,7 +182,7 @@ def load_netx(path: str | Path) -> LoihiNetwork:
             if str(i) not in f["layer"]:
                 raise ValueError(f"{path}: /layer/{i} missing")
         groups = [f["layer"][str(i)] for i in range(len(f["layer"]))]
-        layers = []
+        layers, stored_biases = [], []
         for group in groups[1:-1]:
             if "neuron" not in group:
                 raise ValueError(f"{path}: {group.name}/neuron missing")
@@ -199,8 +199,7 @@ def load_netx(path: str | Path) -> LoihiNetwork:
                 recurrent_weights=item(group, "weight_rec") if recurrent else None,
                 recurrent_weight_exp=item(group, "wgtExpRec") if recurrent else 0,
                 recurrent_delay=item(group, "delayRec") if "delayRec" in group else 0))
-            if not np.array_equal(np.asarray(item(group, "bias")), layers[-1].bias):
-                raise ValueError(f"{path}: {group.name}/bias differs from biasMant · 2**biasExp")
+            stored_biases.append((group.name, item(group, "bias")))
         last = groups[-1]
         if "neuron" not in last:
             raise ValueError(f"{path}: {last.name}/neuron missing")
@@ -214,7 +213,11 @@ def load_netx(path: str | Path) -> LoihiNetwork:
                                steps_per_ann_step=attribute("steps_per_ann_step"),
                                input_scale=attribute("input_scale"),
                                averaging=str(attribute("averaging")), metadata=metadata)
-    return validate_network(network, where=f"netx file {path}")
+    validate_network(network, where=f"netx file {path}")
+    for layer, (name, bias) in zip(network.layers, stored_biases):
+        if not np.array_equal(np.asarray(bias), layer.bias):
+            raise ValueError(f"{path}: {name}/bias differs from biasMant · 2**biasExp")
+    return network
 
 
 def load_network(path: str | Path) -> LoihiNetwork:

@@ -14,9 +14,9 @@ first failing notebook: it prints the failing cell's error and keeps the execute
 the traceback in it) for inspection. Numbers go to ``figures/results.csv`` through
 :mod:`lprnn.results`, whose writes are atomic, so an interrupted run never leaves a
 half-written table; after a fully successful run, the rows of the notebooks run that the run
-did not record again are dropped as stale (:func:`lprnn.results.drop_stale`). When every notebook succeeded, the README results table is regenerated
-from the results table (:mod:`lprnn.readme_table`) if the run wrote the repository's own
-``figures/results.csv``.
+did not record again are dropped as stale (:func:`lprnn.results.drop_stale`), and the README
+results table is regenerated from the results table (:mod:`lprnn.readme_table`) if the run
+wrote the repository's own ``figures/results.csv``.
 """
 
 from __future__ import annotations

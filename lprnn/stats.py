@@ -45,7 +45,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name}={value!r}: expected an integer count")
     if n < 1 or not 0 <= successes <= n:
-        raise ValueError(f"successes={successes}, n={n}: expected 0 ≤ successes ≤ n and n ≥ 1")
+        raise ValueError(f"successes={successes}, n={n}: expected 0 ≤ successes ≤ n, n ≥ 1")
     interval = _scipy_stats.binomtest(int(successes), int(n)).proportion_ci(
         confidence_level=confidence, method="wilson")
     return float(interval.low), float(interval.high)

@@ -118,7 +118,8 @@ def test_unwritable_models_folder_fails_before_training(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setattr("lprnn.datasets.load_dataset", _no_data)
     monkeypatch.setattr("lprnn.config.models_dir", lambda: blocker / "models")
-    with pytest.raises(PermissionError, match=f"models folder {blocker / 'models'} is not writable"):
+    with pytest.raises(PermissionError,
+                       match=f"models folder {blocker / 'models'} is not writable"):
         load_or_train(_recipe(), progress=False)
 
 
@@ -134,3 +135,13 @@ def test_unwritable_out_fails_before_training(toy_digits, monkeypatch, capsys):
 
 def test_check_writable_creates_the_folder(tmp_path):
     assert atomic.check_writable(tmp_path / "a" / "b", "x").is_dir()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_training_data_is_refused_before_the_first_epoch(bad):
+    train_set = _toy("train", 8)
+    train_set.features[3, 2, 1] = bad
+    model = LpRNNClassifier(ModelConfig(n_inputs=8, ff_size=6, rnn_sizes=(8,), n_classes=20))
+    with pytest.raises(ValueError, match="training set has 1 NaN/inf feature values"):
+        train(model, train_set, _toy("val", 8), TrainConfig(epochs=1, device="cpu"),
+              progress=False)

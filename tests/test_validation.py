@@ -38,7 +38,8 @@ def _layer(net: LoihiNetwork, index: int, **changes) -> LoihiNetwork:
 @pytest.mark.parametrize("change, match", [
     (lambda n: _layer(n, 0, bias_exp=63), r"layers.0.bias_exp=63, expected an integer \[0, 7\]"),
     (lambda n: _layer(n, 0, bias_exp=64), r"layers.0.bias_exp=64"),
-    (lambda n: _layer(n, 1, weight_exp=63), r"layers.1.weight_exp=63, expected an integer \[-8, 7\]"),
+    (lambda n: _layer(n, 1, weight_exp=63),
+     r"layers.1.weight_exp=63, expected an integer \[-8, 7\]"),
     (lambda n: _layer(n, 1, recurrent_weight_exp=-9), r"layers.1.recurrent_weight_exp=-9"),
     (lambda n: _layer(n, 0, weights=n.layers[0].weights.astype(np.float64) + 0.4),
      r"layers.0.weights has dtype float64, expected integers"),
@@ -46,11 +47,13 @@ def _layer(net: LoihiNetwork, index: int, **changes) -> LoihiNetwork:
      r"layers.0.weights: value 300 at \(0, 0\) outside \[-256, 255\]"),
     (lambda n: _layer(n, 0, bias_mantissa=np.full_like(n.layers[0].bias_mantissa, 5000)),
      r"layers.0.bias_mantissa: value 5000"),
-    (lambda n: _layer(n, 1, recurrent_delay=64), r"layers.1.recurrent_delay=64, expected an integer \[0, 63\]"),
+    (lambda n: _layer(n, 1, recurrent_delay=64),
+     r"layers.1.recurrent_delay=64, expected an integer \[0, 63\]"),
     (lambda n: _layer(n, 1, state_scale=math.nan), r"layers.1.state_scale=nan"),
     (lambda n: _layer(n, 0, neuron=replace(n.layers[0].neuron, decay_v=5000)),
      r"layers.0.neuron: decay_v=5000"),
-    (lambda n: replace(n, steps_per_ann_step=10.7), r"steps_per_ann_step=10.7, expected an integer ≥ 1"),
+    (lambda n: replace(n, steps_per_ann_step=10.7),
+     r"steps_per_ann_step=10.7, expected an integer ≥ 1"),
     (lambda n: replace(n, steps_per_ann_step=0), r"steps_per_ann_step=0"),
     (lambda n: replace(n, input_scale=math.nan), r"input_scale=nan, expected a finite number > 0"),
     (lambda n: replace(n, input_scale=-3.0), r"input_scale=-3.0"),
@@ -71,7 +74,8 @@ def test_out_of_range_fields_are_refused_before_simulating(network, change, matc
 
 def test_the_mapped_network_passes_and_names_the_layer(network):
     assert validate_network(network) is network
-    with pytest.raises(ValueError, match=r"^somewhere: layers.1.bias_exp=8.*\(layer 'rnn_layers.0'\)"):
+    with pytest.raises(ValueError,
+                       match=r"^somewhere: layers.1.bias_exp=8.*\(layer 'rnn_layers.0'\)"):
         validate_network(_layer(network, 1, bias_exp=8), where="somewhere")
 
 

@@ -119,6 +119,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def _check_dataset(dataset: Dataset, n_classes: int, what: str) -> None:
     if len(dataset) == 0:
         raise ValueError(f"{what} set is empty: expected at least one sequence")
+    features = getattr(dataset, "features", None)
+    if isinstance(features, Tensor) and features.is_floating_point() \
+            and not torch.isfinite(features).all():
+        raise ValueError(f"{what} set has {int((~torch.isfinite(features)).sum())} NaN/inf "
+                         "feature values: expected finite features")
     labels = getattr(dataset, "labels", None)
     if labels is not None and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
         raise ValueError(f"{what} labels span [{int(labels.min())}, {int(labels.max())}]: "

@@ -92,7 +92,8 @@ def _check_entry(path: Path, key: Mapping[str, object]) -> dict[str, torch.Tenso
 def _save(path: Path, tensors: dict[str, torch.Tensor], key: Mapping[str, object]) -> None:
     atomic.torch_save(tensors, path)
     record = {"key": dict(key), "tensors": _describe(tensors)}
-    atomic.write_text(path.with_suffix(".json"), json.dumps(record, sort_keys=True, indent=1) + "\n")
+    atomic.write_text(path.with_suffix(".json"),
+                      json.dumps(record, sort_keys=True, indent=1) + "\n")
 
 
 def cached_features(dataset: str, key: Mapping[str, object],

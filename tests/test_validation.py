@@ -317,3 +317,19 @@ def test_a_corrupt_digits_cache_or_manifest_is_regenerated_with_a_warning(tmp_pa
         assert arrays["features"].shape == (2, 4, 80) and len(calls) == n
     digits.load_arrays(config, "test", tmp_path)
     assert len(calls) == len(crafted) + 1    # the regenerated cache is whole again
+
+
+def test_a_feature_cache_entry_of_the_first_form_is_read_and_described(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path))
+    key = dict(split="test", n_mels=80)
+    path = cache.cache_path("demo", key)
+    path.parent.mkdir(parents=True)
+    torch.save(dict(features=torch.ones(2)), path)
+    path.with_suffix(".json").write_text(json.dumps(key, sort_keys=True, indent=1) + "\n")
+
+    def compute():
+        raise AssertionError("an intact entry of the first form was recomputed")
+
+    assert torch.equal(cache.cached_features("demo", key, compute)["features"], torch.ones(2))
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record == dict(key=key, tensors=dict(features=dict(dtype="torch.float32", shape=[2])))

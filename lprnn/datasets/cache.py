@@ -29,7 +29,7 @@ import torch
 from lprnn import atomic, config
 
 # Bump when a loader's feature computation changes in a way its key does not show.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 1
 
 
 def fingerprint_files(paths: Iterable[Path]) -> str:
@@ -68,10 +68,14 @@ def _check_entry(path: Path, key: Mapping[str, object]) -> dict[str, torch.Tenso
         record = json.loads(record_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"feature cache record {record_path}: not readable JSON ({err})") from None
-    if not isinstance(record, dict) or record.get("key") != json.loads(json.dumps(dict(key))):
+    plain_key = json.loads(json.dumps(dict(key)))
+    # Records written before the tensors were described hold the key alone: such an entry is
+    # read if it holds a dict of tensors, and its record is rewritten in the current form.
+    first_form = record == plain_key
+    if not first_form and (not isinstance(record, dict) or record.get("key") != plain_key):
         raise ValueError(f"feature cache record {record_path}: field 'key' is not this entry's key")
-    expected = record.get("tensors")
-    if not isinstance(expected, dict):
+    expected = None if first_form else record.get("tensors")
+    if not first_form and not isinstance(expected, dict):
         raise ValueError(f"feature cache record {record_path}: field 'tensors' missing")
     try:
         tensors = torch.load(path, weights_only=True)
@@ -82,6 +86,9 @@ def _check_entry(path: Path, key: Mapping[str, object]) -> dict[str, torch.Tenso
                                                 for v in tensors.values()):
         raise ValueError(f"feature cache {path}: does not hold a dict of tensors")
     have = _describe(tensors)
+    if first_form:
+        _save_record(path, tensors, key)
+        return tensors
     for name in sorted(set(expected) | set(have)):
         if have.get(name) != expected.get(name):
             raise ValueError(f"feature cache {path}: tensor {name!r} is {have.get(name)}, its "
@@ -91,6 +98,10 @@ def _check_entry(path: Path, key: Mapping[str, object]) -> dict[str, torch.Tenso
 
 def _save(path: Path, tensors: dict[str, torch.Tensor], key: Mapping[str, object]) -> None:
     atomic.torch_save(tensors, path)
+    _save_record(path, tensors, key)
+
+
+def _save_record(path: Path, tensors: dict[str, torch.Tensor], key: Mapping[str, object]) -> None:
     record = {"key": dict(key), "tensors": _describe(tensors)}
     atomic.write_text(path.with_suffix(".json"),
                       json.dumps(record, sort_keys=True, indent=1) + "\n")

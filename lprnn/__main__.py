@@ -55,8 +55,14 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["LPRNN_DATA_DIR"] = args.data_dir
+    from pathlib import Path
+
+    from lprnn import atomic
     from lprnn.ann.recipes import get_recipe
     from lprnn.ann.train import load_or_train, save_checkpoint
+
+    if args.out:   # before training: an unwritable --out would lose the trained model
+        atomic.check_writable(Path(args.out).absolute().parent, "--out folder")
 
     model_options = {}
     if hasattr(args, "weight_bits"):
@@ -102,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, TypeError) as err:
+    except (ValueError, FileNotFoundError, PermissionError, TypeError) as err:
         print(f"lprnn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

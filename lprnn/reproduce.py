@@ -13,21 +13,23 @@ A progress line per notebook gives its wall time and the elapsed total. The run 
 first failing notebook: it prints the failing cell's error and keeps the executed copy (with
 the traceback in it) for inspection. Numbers go to ``figures/results.csv`` through
 :mod:`lprnn.results`, whose writes are atomic, so an interrupted run never leaves a
-half-written table. When every notebook succeeded, the README results table is regenerated
-from the results table (:mod:`lprnn.readme_table`) if the run wrote the repository's own
-``figures/results.csv``.
+half-written table; after a fully successful run, the rows of the notebooks run that the run
+did not record again are dropped as stale (:func:`lprnn.results.drop_stale`), and the README
+results table is regenerated from the results table (:mod:`lprnn.readme_table`) if the run
+wrote the repository's own ``figures/results.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lprnn import config
+from lprnn import config, results
 
 KERNEL_NAME = "python3"
 
@@ -137,17 +139,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true",
                         help="do not regenerate the README results table afterwards")
     args = parser.parse_args(argv)
+    # Rows this run records are noted under its id; after a fully successful run the rows of
+    # its notebooks that it did not record again are stale and dropped (lprnn.results).
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    previous_run_id = os.environ.get(results.RUN_ID_ENV)
+    os.environ[results.RUN_ID_ENV] = run_id
     try:
         runs = run_notebooks(args.notebooks, quick=args.quick, full=args.full,
                              output_dir=args.output_dir)
-    except NotebookFailed as err:
-        print(f"reproduce: stopped. {err}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError) as err:
-        print(f"reproduce: {err}", file=sys.stderr)
-        return 2
+    except (NotebookFailed, ValueError, FileNotFoundError) as err:
+        results.run_keys_path(run_id).unlink(missing_ok=True)
+        print(f"reproduce: stopped. {err}" if isinstance(err, NotebookFailed)
+              else f"reproduce: {err}", file=sys.stderr)
+        return 1 if isinstance(err, NotebookFailed) else 2
+    finally:
+        if previous_run_id is None:
+            os.environ.pop(results.RUN_ID_ENV, None)
+        else:
+            os.environ[results.RUN_ID_ENV] = previous_run_id
+    dropped = results.drop_stale(run_id, [Path(n).name for n in args.notebooks])
     print(f"reproduce: {len(runs)} notebooks ok in {sum(r.seconds for r in runs):.1f} s; "
-          f"results in {config.results_csv()}")
+          f"results in {config.results_csv()} ({len(dropped)} stale rows dropped)")
     if not args.no_readme:
         _update_readme_table()
     return 0

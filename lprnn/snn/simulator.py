@@ -39,13 +39,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from lprnn.core import hardware
-from lprnn.core.sigma_delta import (
-    SigmaDeltaState, initial_state, sigma_delta_step_fixed, validate_fixed_params)
-from lprnn.snn.network import LoihiLayer, LoihiNetwork
+from lprnn.core.sigma_delta import SigmaDeltaState, initial_state, sigma_delta_step_fixed
+# READOUT_SOURCES is re-exported as lprnn.snn.READOUT_SOURCES.
+from lprnn.snn.network import READOUT_SOURCES, LoihiLayer, LoihiNetwork, validate_network
 
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53
-READOUT_SOURCES = ("spike_counts", "decoded")
 
 
 @dataclass
@@ -114,30 +113,6 @@ class _Connection:
         return _shift(product.to(torch.int64), self.exp)
 
 
-def _check_network(network: LoihiNetwork) -> None:
-    if not network.layers:
-        raise ValueError("network has no layers")
-    if not isinstance(network.steps_per_ann_step, int) or network.steps_per_ann_step < 1:
-        raise ValueError(f"steps_per_ann_step={network.steps_per_ann_step!r}: expected a "
-                         "positive integer")
-    previous = network.n_inputs
-    for layer in network.layers:
-        validate_fixed_params(layer.neuron, where=f"layer {layer.name}")
-        if not isinstance(layer.recurrent_delay, int) or layer.recurrent_delay < 0:
-            raise ValueError(f"layer {layer.name}: recurrent_delay={layer.recurrent_delay!r}, "
-                             "expected a non-negative integer")
-        if layer.n_inputs != previous:
-            raise ValueError(f"layer {layer.name} has {layer.n_inputs} inputs, expected "
-                             f"{previous} (the previous layer's size)")
-        previous = layer.n_neurons
-    if network.readout.weights.shape[1] != previous:
-        raise ValueError(f"readout has {network.readout.weights.shape[1]} inputs, expected "
-                         f"{previous}")
-    if network.readout.source not in READOUT_SOURCES:
-        raise ValueError(f"readout source {network.readout.source!r}: expected one of "
-                         f"{list(READOUT_SOURCES)}")
-
-
 def _fan_out(network: LoihiNetwork, index: int, connections: list[_Connection],
              recurrent: list[_Connection | None], readout_fan_out: Tensor) -> Tensor:
     """Non-zero outgoing synapses of each neuron of layer ``index``."""
@@ -160,7 +135,7 @@ def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
     the largest |state| per layer (saturation headroom; costs about a third more time).
     Results are on the CPU.
     """
-    _check_network(network)
+    validate_network(network)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected a positive integer")
     x_int = encode_input(network, x)

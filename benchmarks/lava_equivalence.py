@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     model, source = _model(args)
     test = lprnn.datasets.load_dataset("digits", "test")
     val = lprnn.datasets.load_dataset("digits", "val")
-    network = lprnn.snn.mapper.map_network(model, args.steps_per_ann_step, calibration=val.features[:32])
+    network = lprnn.snn.map_network(model, args.steps_per_ann_step, calibration=val.features[:32])
     x = test.features[: args.samples]
     sizes = [network.n_inputs] + [layer.n_neurons for layer in network.layers]
     print(f"{source}: {'-'.join(map(str, sizes))}-{network.readout.n_classes}, "

@@ -4,7 +4,7 @@
     python benchmarks/snn_throughput.py --test-samples 100 --brian2-ann-steps 20   # quicker
 
 Network: the paper-size lpRNN (80-128-512-512-20, 3-bit weights) mapped by
-:func:`lprnn.snn.mapper.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
+:func:`lprnn.snn.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
 checkpoint when it is in the shared fixtures (realistic spike rates), else an untrained
 ``LpRNNClassifier(ModelConfig(n_classes=20))`` (``--untrained`` forces it). Inputs: the
 built-in digits test set (``lprnn.datasets.load_dataset("digits", "test")``).
@@ -43,7 +43,7 @@ from brian2_reference import simulate_brian2  # noqa: E402
 
 from lprnn import config, snn  # noqa: E402
 from lprnn.datasets import load_dataset  # noqa: E402
-from lprnn.snn.mapper import map_network  # noqa: E402
+from lprnn.snn import map_network  # noqa: E402
 from lprnn.ann.authors import load_authors_checkpoint  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402

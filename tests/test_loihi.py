@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lprnn.core import hardware
-from lprnn.snn.mapper import MappingError, feedforward_decay, map_network, mapping_report
+from lprnn.snn import map_network
+from lprnn.snn.mapper import MappingError, feedforward_decay, mapping_report
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.snn.network import LoihiNetwork
 from lprnn.snn import simulate

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn.snn.mapper import map_network
+from lprnn.snn import map_network
 from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 from lprnn.snn.simulator import _Connection, encode_input, simulate
 from test_loihi import small_model, smooth_input

@@ -9,7 +9,7 @@ lpRNN unit's state, computed by the ANN itself (:func:`lprnn.core.lowpass.lowpas
     h_t = α h_{t−1} + (1 − α) · clamp(x_t, 0, a_max)                     the target
 
 ΣΔ neuron (:func:`sigma_delta_encode`, float path, a single unit with an identity synapse), in
-ANN units (state scale 1), with the time constants :func:`lprnn.snn.mapper.map_network` uses for a
+ANN units (state scale 1), with the time constants :func:`lprnn.snn.map_network` uses for a
 first-layer neuron (τ_ip = −k / ln α SNN steps, PAPER.md):
 
     a      = d_ip · x_t                  (input held over the k SNN steps of ANN step t)

@@ -1,6 +1,7 @@
 """The results table ``figures/results.csv``: one row per reported number.
 
-Columns: experiment, dataset, model, metric, value, notebook. A row is identified by
+Columns: experiment, dataset, model, metric, value, notebook, and the optional std (spread over
+seeds), ci_low/ci_high (95 % interval), seeds, n_clips, run_size and commit (filled in here). A row is identified by
 (experiment, dataset, model, metric); recording it again replaces the old value, so
 re-running a notebook updates its numbers instead of appending duplicates. Every write
 goes to a temporary file that is then renamed over the table, so an interrupted run
@@ -12,14 +13,18 @@ from __future__ import annotations
 import csv
 import math
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from lprnn import config
 
-COLUMNS = ("experiment", "dataset", "model", "metric", "value", "notebook")
+COLUMNS = ("experiment", "dataset", "model", "metric", "value", "std", "ci_low", "ci_high",
+           "seeds", "n_clips", "run_size", "commit", "notebook")
 KEY = COLUMNS[:4]
+# Columns a row may leave out (written blank); ``commit`` is filled in by :func:`record`.
+OPTIONAL = ("std", "ci_low", "ci_high", "seeds", "n_clips", "run_size", "commit")
 
 
 def read_results(path: Path | None = None) -> list[dict[str, str]]:
@@ -31,9 +36,10 @@ def read_results(path: Path | None = None) -> list[dict[str, str]]:
         reader = csv.DictReader(f)
         if reader.fieldnames is None:
             return []
-        if tuple(reader.fieldnames) != COLUMNS:
+        required = [c for c in COLUMNS if c not in OPTIONAL]
+        if not set(required) <= set(reader.fieldnames) <= set(COLUMNS):
             raise ValueError(f"{path}: columns {reader.fieldnames}, expected {list(COLUMNS)}")
-        return list(reader)
+        return [{c: row.get(c) or "" for c in COLUMNS} for row in reader]
 
 
 def _format(value: float | int | str) -> str:
@@ -50,14 +56,17 @@ def _format(value: float | int | str) -> str:
 def record(rows: Iterable[Mapping[str, object]], path: Path | None = None) -> Path:
     """Insert or replace rows (dicts with the six columns) atomically; returns the path."""
     path = path or config.results_csv()
+    commit = _commit()
     new = []
     for row in rows:
+        row = {**{c: "" for c in OPTIONAL}, "commit": commit, **row}
         missing = [c for c in COLUMNS if c not in row]
         extra = [c for c in row if c not in COLUMNS]
         if missing or extra:
             raise ValueError(f"result row {dict(row)}: missing {missing}, unknown {extra}; "
                              f"expected columns {list(COLUMNS)}")
-        new.append({c: (_format(row[c]) if c == "value" else str(row[c])) for c in COLUMNS})
+        new.append({c: (_format(row[c]) if c in _NUMERIC and row[c] not in ("", None)
+                        else ("" if row[c] is None else str(row[c]))) for c in COLUMNS})
     table = {tuple(r[k] for k in KEY): r for r in read_results(path)}
     for r in new:
         table[tuple(r[k] for k in KEY)] = r
@@ -77,7 +86,21 @@ def record(rows: Iterable[Mapping[str, object]], path: Path | None = None) -> Pa
 
 
 def record_one(experiment: str, dataset: str, model: str, metric: str,
-               value: float | int | str, notebook: str, path: Path | None = None) -> Path:
-    """Record a single number (see :func:`record`)."""
+               value: float | int | str, notebook: str, path: Path | None = None,
+               **optional: object) -> Path:
+    """Record a single number (see :func:`record`); ``optional``: the OPTIONAL columns."""
     return record([dict(experiment=experiment, dataset=dataset, model=model, metric=metric,
-                        value=value, notebook=notebook)], path)
+                        value=value, notebook=notebook, **optional)], path)
+
+
+_NUMERIC = ("value", "std", "ci_low", "ci_high")
+
+
+def _commit() -> str:
+    """The repository's current commit (short), or "" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""

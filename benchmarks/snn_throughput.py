@@ -11,7 +11,7 @@ built-in digits test set (``lprnn.datasets.load_dataset("digits", "test")``).
 
 What is measured, on the same network and the same inputs:
 
-1. Equivalence: the Brian2 reference (``benchmarks/brian2_reference.py``, numpy code
+1. Equivalence: the Brian2 reference (``tests/oracles/brian2_reference.py``, numpy code
    generation as the authors used) and the fast simulator must emit the same spikes, step for
    step, for every neuron: on a tiny random network (whole run, negative exponents, θ > 0,
    leaky v) and on the benchmark network for the steps Brian2 simulates.
@@ -38,8 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from brian2_reference import simulate_brian2  # noqa: E402
+# The Brian2 oracle is a test oracle: tests/oracles/brian2_reference.py, imported from the
+# repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.oracles.brian2_reference import simulate_brian2  # noqa: E402
 
 from lprnn import config, snn  # noqa: E402
 from lprnn.datasets import load_dataset  # noqa: E402

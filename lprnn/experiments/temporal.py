@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from lprnn import snn
-from lprnn.ann import tasks
+from lprnn.baselines import tasks
 from lprnn.experiments.common import ExperimentResult, check_seeds, resolve, rows_from_table
 
 
@@ -76,7 +76,7 @@ def temporal_tasks(size: str = "default", seeds: Sequence[int] = (0,),
                    learning_rate: float = 3e-3, retention_ratio: float = 0.8,
                    weight_frac_bits: int = 3,
                    steps_per_ann_step: int | None = None) -> ExperimentResult:
-    """Each model of :data:`lprnn.ann.tasks.TASK_MODELS` trained on the adding task (each
+    """Each model of :data:`lprnn.baselines.tasks.TASK_MODELS` trained on the adding task (each
     length) and the copying task, per seed (None: :data:`TASK_BUDGETS` of the run size), and
     the first adding task's lpRNN run on ΣΔ spikes.
 

@@ -45,7 +45,7 @@ def _reference_filters() -> np.ndarray:
 
 
 def _reference_logmel(samples: np.ndarray) -> np.ndarray:
-    """The HD front end in NumPy, step by step as in PAPER.md."""
+    """The HD front end in NumPy, step by step as in docs/METHOD.md (Front end)."""
     n_fft, hop = 1024, 256
     padded = np.pad(samples, n_fft // 2, mode="reflect")
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann

@@ -1,6 +1,6 @@
 """The lpRNN classifier of the paper: lpLinear → lpRNN × N → linear readout, k-bit weights.
 
-Each low-pass layer (PAPER.md; :mod:`lprnn.core.lowpass`)::
+Each low-pass layer (``docs/METHOD.md``; :mod:`lprnn.core.lowpass`)::
 
     z_t = W x_t + U h_{t-1} + b          (U = 0 for lpLinear)
     h_t = α h_{t-1} + (1 − α) · clamp(z_t, 0, a_max)

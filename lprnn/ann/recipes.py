@@ -44,7 +44,7 @@ class Recipe:
                        dataset_options={**self.dataset_options, **(dataset_options or {})})
 
 
-# The authors' HD training settings (PAPER.md): Adam 1e-3, ReduceLROnPlateau(0.5, 3),
+# The authors' HD training settings (``docs/METHOD.md``, *Training*): Adam 1e-3, ReduceLROnPlateau(0.5, 3),
 # clipping norm 2 and value 2, batch 64, 50 epochs, best validation checkpoint.
 _AUTHORS_HD_TRAIN = dict(epochs=50, batch_size=64, lr=1e-3, clip_norm=2.0, clip_value=2.0,
                          plateau_factor=0.5, plateau_patience=3)

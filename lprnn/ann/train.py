@@ -1,6 +1,6 @@
 """Training, evaluation and checkpoints of :class:`lprnn.ann.model.LpRNNClassifier`.
 
-The authors' recipe (PAPER.md): cross-entropy on the time-averaged logits, Adam, gradient
+The authors' recipe (``docs/METHOD.md``, *Training*): cross-entropy on the time-averaged logits, Adam, gradient
 clipping (by norm, then by value), ReduceLROnPlateau on the validation accuracy, and the
 epoch with the best validation accuracy kept. Optional lottery-ticket rounds: after a round,
 the weights that quantize to zero are masked, the model is rewound to its initial weights

@@ -10,7 +10,7 @@ lpRNN unit's state, computed by the ANN itself (:func:`lprnn.core.lowpass.lowpas
 
 ΣΔ neuron (:func:`sigma_delta_encode`, float path, a single unit with an identity synapse), in
 ANN units (state scale 1), with the time constants :func:`lprnn.snn.map_network` uses for a
-first-layer neuron (τ_ip = −k / ln α SNN steps, PAPER.md):
+first-layer neuron (τ_ip = −k / ln α SNN steps, ``docs/METHOD.md``):
 
     a      = d_ip · x_t                  (input held over the k SNN steps of ANN step t)
     d_in   = 1                           (no synaptic filter: i_in = a)

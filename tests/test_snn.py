@@ -9,7 +9,7 @@ import torch
 from lprnn.snn import map_network
 from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 from lprnn.snn.simulator import _Connection, encode_input, simulate
-from test_loihi import small_model, smooth_input
+from tests.test_loihi import small_model, smooth_input
 
 STATE_MAX = 2 ** 23 - 1
 

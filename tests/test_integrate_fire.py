@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lprnn.core import hardware
-from lprnn.core.integrate_fire import (IntegrateFireParams, IntegrateFireState,
-                                       initial_state, integrate_fire_step)
+from lprnn.core.integrate_fire import (IntegrateFireParams, initial_state,
+                                       integrate_fire_step)
 
 
 def _run(step, inputs: torch.Tensor, params: IntegrateFireParams, dtype: torch.dtype):

@@ -24,7 +24,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lprnn.core import hardware
 
 
 class IntegrateFireState(NamedTuple):

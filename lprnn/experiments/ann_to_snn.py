@@ -1,11 +1,9 @@
-"""Notebooks 03 and 04: the trained k-bit lpRNN mapped onto adaptive ΣΔ neurons, simulated
-(ANN → SNN rows, the mapping sweep, the authors' checkpoint) and run in Lava (the Lava rows)."""
+"""Notebook 03: the trained k-bit lpRNN mapped onto adaptive ΣΔ neurons and simulated (ANN → SNN
+rows, the mapping sweep, the authors' checkpoint)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,7 @@ import torch
 from lprnn import config, snn
 from lprnn.ann import train
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
-                                      recipe_for, resolve, rows_from_table, splits, summary_row)
+                                      recipe_for, resolve, rows_from_table, splits)
 from lprnn.snn import mapper
 
 # Mapping variants of the sweep beside the k sweep: label → map_network options.
@@ -129,64 +127,4 @@ def authors_checkpoint(recipe, size: str, steps_per_ann_step: int,
                               cores=int(report["cores"].sum()))])
 
 
-def lava_equivalence(recipe_name: str = "digits", size: str = "default", seeds: Sequence[int] = (0,),
-                     steps_per_ann_step: int | None = None, lava_samples: int | None = None,
-                     export_dir: str | None = None) -> ExperimentResult:
-    """Lava's ``fixed_pt`` run of the mapped 3-bit lpRNN against the simulator, spike for spike,
-    on the first ``lava_samples`` test clips; resources, activity and the export round trip.
-
-    Tables: ``check`` (per seed: mismatching spikes per layer, logits equal, accuracies,
-    speeds), ``resources``, ``activity`` and ``raster`` (first clip of the first seed: layer,
-    step, neuron of every Lava spike).
-    """
-    from lprnn.snn import export, lava, resources
-
-    seeds = check_seeds(seeds)
-    b = resolve(size, steps_per_ann_step=steps_per_ann_step, lava_samples=lava_samples)
-    k, checks, tables = b.steps_per_ann_step, [], {}
-    for seed in seeds:
-        recipe, _, network, test = trained_and_mapped(recipe_name, size, seed, k)
-        x, labels = test.features[:b.lava_samples], test.labels[:b.lava_samples]
-        start = time.perf_counter()
-        reference = snn.simulate(network, x, record=True)
-        simulator_seconds = time.perf_counter() - start
-        run = lava.run_on_lava(network, x, numeric="fixed_pt", progress=True)
-        mismatches = {name: int((reference.spikes[name].numpy() != spikes).sum())
-                      for name, spikes in run.spikes.items()}
-        logits_equal = bool(np.array_equal(run.logits, reference.logits.numpy()))
-        folder = config.data_dir() / "lava" if export_dir is None else Path(export_dir)
-        paths = export.export_network(network, folder / f"{recipe.name}_{size}_seed{seed}")
-        round_trip = bool(np.array_equal(
-            snn.simulate(export.load_network(paths["h5"]), x).logits.numpy(), run.logits))
-        lava_correct = int((run.predictions == labels.numpy()).sum())
-        checks.append(dict(
-            model=f"lpRNN 3-bit ({size}) k={k}", seed=seed, **{f"mismatches {n}": m for n, m in mismatches.items()},
-            lava_equals_simulator=int(logits_equal and not any(mismatches.values())),
-            lava_accuracy_checked_clips=lava_correct / len(x), lava_checked_clips=len(x),
-            simulator_accuracy=float((reference.predictions == labels).float().mean()),
-            lava_steps_per_second=run.steps_per_second,
-            simulator_steps_per_second=reference.n_snn_steps * len(x) / simulator_seconds,
-            loihi2_cores_estimated=resources.cores_needed(network),
-            export_round_trip_exact=int(round_trip)))
-        if "resources" not in tables:
-            activity = resources.activity_report(network, reference.spike_counts, x)
-            raster = [dict(layer=layer.name, step=int(s), neuron=int(n))
-                      for layer in network.layers
-                      for s, n in zip(*np.nonzero(run.spikes[layer.name][0]))]
-            tables.update(resources=resources.resource_report(network), activity=activity,
-                          raster=pd.DataFrame(raster),
-                          window=pd.DataFrame([dict(window_start=network.window_start(test.n_steps),
-                                                    n_snn_steps=reference.n_snn_steps)]))
-    tables["check"] = pd.DataFrame(checks)
-    metrics = {"lava_accuracy_checked_clips": True, "lava_equals_simulator": False,
-               "lava_checked_clips": False, "lava_steps_per_second": False,
-               "simulator_steps_per_second": False, "loihi2_cores_estimated": False,
-               "export_round_trip_exact": False}
-    rows = rows_from_table("lava_fixed_pt", recipe.dataset, tables["check"], "model", metrics,
-                           seeds=seeds, size=size,
-                           n_clips={m: b.lava_samples for m in metrics})
-    return ExperimentResult(tables, rows)
-
-
-__all__ = ["VARIANTS", "ann_to_snn", "authors_checkpoint", "lava_equivalence",
-           "trained_and_mapped"]
+__all__ = ["VARIANTS", "ann_to_snn", "authors_checkpoint", "trained_and_mapped"]

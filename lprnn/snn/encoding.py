@@ -101,7 +101,10 @@ def _decays(retention_ratio: float, steps_per_ann_step: int,
 
 
 def _hold(signal: Tensor, steps_per_ann_step: int) -> Tensor:
-    """Zero-order hold: [..., T] → [..., T·k] with sample n = signal[n // k]."""
+    """Zero-order hold: [..., T] → [..., T·k] with sample n = signal[n // k].
+
+    No one-step delay, unlike a network's first layer (``conventions.held_input_step``): here
+    the signal is the neuron's own drive, with no synapse in front of it."""
     return signal.repeat_interleave(steps_per_ann_step, dim=-1)
 
 

@@ -78,8 +78,11 @@ def resolve(size: str, **values: Any) -> types.SimpleNamespace:
 
 def recipe_for(recipe_name: str, size: str, seed: int = 0, **train: Any) -> Recipe:
     """The recipe ``recipe_name`` at ``size`` with training seed ``seed`` (and ``train``
-    overrides)."""
-    return recipes.get_recipe(recipe_name, size).with_overrides(train={"seed": seed, **train})
+    overrides). The seed is written only when it differs from the recipe's, so that seed 0
+    is the model ``python -m lprnn train --recipe NAME`` trains (one checkpoint, one key)."""
+    recipe = recipes.get_recipe(recipe_name, size)
+    seeded = {} if seed == recipe.train.get("seed", 0) else {"seed": seed}
+    return recipe.with_overrides(train={**seeded, **train})
 
 
 def splits(recipe: Recipe, names: Iterable[str] = ("train", "val", "test")) -> dict[str, Dataset]:

@@ -81,17 +81,20 @@ Loader = Callable[..., SequenceDataset]
 
 
 def _module_loader(module_name: str, function: str = "load", folder: str | None = None,
-                   **preset: object) -> Loader:
+                   resolve_root: bool = True, **preset: object) -> Loader:
     """A registry entry: ``lprnn.datasets.<module_name>.<function>``, imported on first call.
 
     ``root=None`` becomes ``lprnn.config.data_dir() / folder`` (default: the module name), so
-    entries that share data (``gsc`` and ``gsc35``) share one folder; ``preset`` options are
-    passed first and can be overridden by the caller's.
+    entries that share data (``gsc`` and ``gsc35``) share one folder; with
+    ``resolve_root=False`` the module's own function resolves ``root=None`` (``fsdd`` also
+    looks in the shared folder). ``preset`` options are passed first and can be overridden by
+    the caller's.
     """
 
     def load(split: str, *, root: Path | None, **kwargs: object) -> SequenceDataset:
         module = importlib.import_module(f"lprnn.datasets.{module_name}")
-        root = root if root is not None else config.data_dir() / (folder or module_name)
+        if root is None and resolve_root:
+            root = config.data_dir() / (folder or module_name)
         return getattr(module, function)(split, root=root, **{**preset, **kwargs})
 
     load.__name__ = f"load_{module_name}"
@@ -100,6 +103,7 @@ def _module_loader(module_name: str, function: str = "load", folder: str | None 
 
 LOADERS: dict[str, Loader] = {
     "digits": _module_loader("digits"),
+    "fsdd": _module_loader("fsdd", resolve_root=False),
     "hd": _module_loader("hd"),
     "gsc": _module_loader("gsc"),
     "gsc35": _module_loader("gsc", folder="gsc", task=35),

@@ -48,14 +48,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import soundfile
 import torch
-from tqdm.auto import tqdm
 
 from lprnn import config
-from lprnn.datasets import SequenceDataset, frontend
-from lprnn.datasets.cache import cached_features, fingerprint_files
-from lprnn.datasets.hd import HD_CLASSES, fit_length
+from lprnn.datasets import SequenceDataset, audio
+from lprnn.datasets.cache import cached_features
+from lprnn.datasets.hd import HD_CLASSES
 
 FSDD_REPOSITORY = "https://github.com/Jakobovski/free-spoken-digit-dataset"
 FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
@@ -65,16 +63,14 @@ MANIFEST = "fsdd_sha256.txt"
 SPLITS = ("train", "val", "test")
 PROTOCOLS = ("official", "speakers")
 LABEL_CONVENTIONS = ("digits", "hd")
-FRONTENDS = ("hd", "authors")
+FRONTENDS = audio.FRONTENDS
 OPTIONS = ("protocol", "test_speakers", "val_speakers", "fold", "labels", "frontend")
 DIGIT_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 OFFICIAL_TEST_INDICES = range(0, 5)
 OFFICIAL_VAL_INDICES = range(5, 10)
 DEFAULT_TEST_SPEAKERS = ("theo",)
 DEFAULT_VAL_SPEAKERS = ("lucas",)
-LENGTH_PERCENTILE = 90
 QUICK_CLIPS = 60  # clips per split in smoke mode
-_BATCH = 64  # clips per front-end call
 _FILE_NAME = re.compile(r"(?P<digit>\d)_(?P<speaker>[a-z]+)_(?P<index>\d+)\.wav")
 
 
@@ -321,45 +317,7 @@ def select(root: Path, split: str, **options: object) -> Selection:
 
 def read_audio(path: Path) -> np.ndarray:
     """Mono float32 samples in [-1, 1) of an 8 kHz recording (ValueError otherwise)."""
-    try:
-        samples, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise ValueError(f"{path}: not a readable audio file ({error})") from None
-    if sample_rate != FSDD_SAMPLE_RATE:
-        raise ValueError(f"{path}: sample rate {sample_rate} Hz, expected {FSDD_SAMPLE_RATE} Hz "
-                         "(the FSDD release)")
-    if len(samples) == 0:
-        raise ValueError(f"{path}: holds no samples")
-    return samples.mean(axis=1)
-
-
-def target_length(root: Path, clips: list[FSDDClip]) -> int:
-    """``L``: the 90th percentile (numpy's linear) of the clips' lengths at 48 kHz, in samples
-    (a clip of ``n`` samples at 8 kHz has ``6 n`` at 48 kHz)."""
-    lengths = []
-    for clip in clips:
-        path = root / "recordings" / clip.name
-        try:
-            lengths.append(soundfile.info(path).frames)
-        except (RuntimeError, soundfile.LibsndfileError) as error:
-            raise ValueError(f"{path}: not a readable audio file ({error})") from None
-    upsampling = frontend.HD_SAMPLE_RATE // FSDD_SAMPLE_RATE
-    return int(np.percentile(np.array(lengths) * upsampling, LENGTH_PERCENTILE))
-
-
-def compute_features(paths: Sequence[Path], length: int, front_end: str = "hd",
-                     progress: bool = True) -> torch.Tensor:
-    """Features ``[N, length // 256, 80]`` of the recordings ``paths``: each clip resampled to
-    48 kHz (:func:`lprnn.datasets.frontend.resample`), cut or left-padded to ``length``
-    (keeping its end), then the front end ``"hd"`` or ``"authors"`` (in the order of ``paths``)."""
-    waveforms = torch.from_numpy(np.stack([
-        fit_length(frontend.resample(torch.from_numpy(read_audio(path)), FSDD_SAMPLE_RATE,
-                                     frontend.HD_SAMPLE_RATE).numpy(), length)
-        for path in tqdm(paths, desc="FSDD audio", disable=not progress, unit="clip")]))
-    if front_end == "authors":
-        return frontend.authors_logmel(waveforms)
-    return torch.cat([frontend.hd_logmel(waveforms[start:start + _BATCH])
-                      for start in range(0, len(paths), _BATCH)])
+    return audio.read_audio(path, FSDD_SAMPLE_RATE)[0]
 
 
 def _quick_subset(clips: list[FSDDClip]) -> list[FSDDClip]:
@@ -409,15 +367,9 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
                                        if k not in ("labels", "frontend")})
     clips = _quick_subset(selection.clips) if quick else selection.clips
     paths = [root / "recordings" / clip.name for clip in clips]
-    length = target_length(root, selection.train_clips)
-    key = dict(split=split, **selection.protocol, clips=fingerprint_files(paths),
-               length=length, percentile=LENGTH_PERCENTILE, frontend=front_end,
-               source_rate=FSDD_SAMPLE_RATE, resampler=frontend.RESAMPLER,
-               sample_rate=frontend.HD_SAMPLE_RATE, n_fft=frontend.HD_N_FFT,
-               hop_length=frontend.HD_HOP_LENGTH, n_mels=frontend.HD_N_MELS,
-               dynamic_range_db=(frontend.AUTHORS_DYNAMIC_RANGE_DB if front_end == "authors"
-                                 else frontend.HD_DYNAMIC_RANGE_DB))
-    tensors = cached_features(
-        "fsdd", key, lambda: dict(features=compute_features(paths, length, front_end, progress)))
+    length = audio.target_length([root / "recordings" / c.name for c in selection.train_clips])
+    key = dict(split=split, **selection.protocol, **audio.feature_key(paths, length, front_end))
+    tensors = cached_features("fsdd", key, lambda: dict(features=audio.featurize(
+        paths, length, front_end, expected_rate=FSDD_SAMPLE_RATE, progress=progress)))
     classes = list(HD_CLASSES) if labels == "hd" else list(DIGIT_CLASSES)
     return SequenceDataset(tensors["features"], labels_of(clips, labels), classes, "fsdd")

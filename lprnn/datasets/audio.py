@@ -38,7 +38,10 @@ from lprnn.datasets.cache import cached_features, fingerprint_files
 from lprnn.datasets.hd import fit_length
 
 SPLITS = ("train", "val", "test")
-FRONTENDS = ("hd", "authors")
+FRONTENDS = ("hd", "authors", "narrowband")
+# The sample rate each front end works at (clips are resampled to it, then cut to length).
+FRONTEND_RATES = {"hd": frontend.HD_SAMPLE_RATE, "authors": frontend.HD_SAMPLE_RATE,
+                  "narrowband": frontend.NARROWBAND_SAMPLE_RATE}
 OPTIONS = ("frontend", "classes")
 MANIFEST_COLUMNS = ("path", "label", "speaker", "split")
 LENGTH_PERCENTILE = 90
@@ -68,49 +71,66 @@ def read_audio(path: Path, expected_rate: int | None = None) -> tuple[np.ndarray
     return samples.mean(axis=1), int(sample_rate)
 
 
-def length_at_48k(path: Path) -> int:
-    """Samples of ``path`` once resampled to 48 kHz (``ceil(n · 48000 / rate)``)."""
+def resampled_length(path: Path, rate: int) -> int:
+    """Samples of ``path`` once resampled to ``rate`` Hz (``ceil(n · rate / file rate)``)."""
     try:
         info = soundfile.info(path)
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise ValueError(f"{path}: not a readable audio file ({error})") from None
-    return -(-info.frames * frontend.HD_SAMPLE_RATE // info.samplerate)
+    return -(-info.frames * rate // info.samplerate)
 
 
-def target_length(paths: Sequence[Path]) -> int:
-    """``L``: the 90th percentile (numpy's linear) of the clips' lengths at 48 kHz."""
-    return int(np.percentile([length_at_48k(path) for path in paths], LENGTH_PERCENTILE))
+def target_length(paths: Sequence[Path], front_end: str = "hd") -> int:
+    """``L``: the 90th percentile (numpy's linear) of the clips' lengths at the front end's
+    rate (48 kHz, or 8 kHz for "narrowband")."""
+    rate = FRONTEND_RATES[_check_frontend(front_end)]
+    return int(np.percentile([resampled_length(path, rate) for path in paths],
+                             LENGTH_PERCENTILE))
+
+
+def _check_frontend(front_end: object) -> str:
+    if front_end not in FRONTENDS:
+        raise ValueError(f"frontend {front_end!r}: expected one of {list(FRONTENDS)}")
+    return front_end
 
 
 def featurize(paths: Sequence[Path], length: int, front_end: str = "hd", *,
               expected_rate: int | None = None, progress: bool = True) -> torch.Tensor:
-    """Features ``[N, length // 256, 80]`` of the recordings ``paths``, in their order.
+    """Features ``[N, T, 80]`` of the recordings ``paths``, in their order.
 
-    Each clip is resampled to 48 kHz, cut or left-padded to ``length`` samples (keeping its
-    end), then put through ``front_end``: ``"hd"`` (:func:`lprnn.datasets.frontend.hd_logmel`,
-    per clip) or ``"authors"`` (:func:`lprnn.datasets.frontend.authors_logmel`, batches in the
-    order of ``paths``). ``expected_rate``: reject files at another rate.
+    Each clip is resampled to the front end's rate (:data:`FRONTEND_RATES`), cut or left-padded
+    to ``length`` samples (keeping its end), then put through ``front_end``: ``"hd"``
+    (:func:`lprnn.datasets.frontend.hd_logmel`, per clip, ``T = length // 256``),
+    ``"authors"`` (:func:`lprnn.datasets.frontend.authors_logmel`, batches in the order of
+    ``paths``) or ``"narrowband"`` (:func:`lprnn.datasets.frontend.narrowband_logmel`,
+    ``T = length // 43``). ``expected_rate``: reject files at another rate.
     """
-    if front_end not in FRONTENDS:
-        raise ValueError(f"frontend {front_end!r}: expected one of {list(FRONTENDS)}")
+    rate = FRONTEND_RATES[_check_frontend(front_end)]
     clips = []
     for path in tqdm(paths, desc="audio", disable=not progress, unit="clip"):
-        samples, rate = read_audio(path, expected_rate)
-        resampled = frontend.resample(torch.from_numpy(samples), rate, frontend.HD_SAMPLE_RATE)
+        samples, file_rate = read_audio(path, expected_rate)
+        resampled = frontend.resample(torch.from_numpy(samples), file_rate, rate)
         clips.append(fit_length(resampled.numpy(), length))
     waveforms = torch.from_numpy(np.stack(clips))
     if front_end == "authors":
         return frontend.authors_logmel(waveforms)
-    return torch.cat([frontend.hd_logmel(waveforms[start:start + _BATCH])
+    logmel = frontend.narrowband_logmel if front_end == "narrowband" else frontend.hd_logmel
+    return torch.cat([logmel(waveforms[start:start + _BATCH], rate)
                       for start in range(0, len(clips), _BATCH)])
 
 
 def feature_key(paths: Sequence[Path], length: int, front_end: str) -> dict[str, object]:
     """The cache-key fields of :func:`featurize`: files, length and every front-end setting."""
-    return dict(clips=fingerprint_files(paths), length=length, frontend=front_end,
-                resampler=frontend.RESAMPLER, sample_rate=frontend.HD_SAMPLE_RATE,
-                n_fft=frontend.HD_N_FFT, hop_length=frontend.HD_HOP_LENGTH,
-                n_mels=frontend.HD_N_MELS,
+    key = dict(clips=fingerprint_files(paths), length=length, frontend=front_end,
+               resampler=frontend.RESAMPLER, n_mels=frontend.HD_N_MELS,
+               sample_rate=FRONTEND_RATES[_check_frontend(front_end)])
+    if front_end == "narrowband":
+        return dict(key, n_fft=frontend.NARROWBAND_N_FFT,
+                    win_length=frontend.NARROWBAND_WIN_LENGTH,
+                    hop_length=frontend.NARROWBAND_HOP_LENGTH, f_max=frontend.NARROWBAND_SAMPLE_RATE / 2,
+                    dynamic_range_db=frontend.HD_DYNAMIC_RANGE_DB)
+    return dict(key, n_fft=frontend.HD_N_FFT, hop_length=frontend.HD_HOP_LENGTH,
+                f_max=frontend.HD_SAMPLE_RATE / 2,
                 dynamic_range_db=(frontend.AUTHORS_DYNAMIC_RANGE_DB if front_end == "authors"
                                   else frontend.HD_DYNAMIC_RANGE_DB))
 
@@ -181,9 +201,7 @@ def load(split: str = "train", *, root: str | Path | None, download: bool = Fals
     if download:
         raise ValueError("download=True: an audio folder or manifest is local data; "
                          "expected download=False")
-    front_end = options.get("frontend", "hd")
-    if front_end not in FRONTENDS:
-        raise ValueError(f"frontend {front_end!r}: expected one of {list(FRONTENDS)}")
+    front_end = _check_frontend(options.get("frontend", "hd"))
     if root is None:
         raise ValueError("audio dataset: expected root=<folder or CSV manifest>")
     root = Path(root).expanduser()
@@ -202,7 +220,7 @@ def load(split: str = "train", *, root: str | Path | None, download: bool = Fals
     if quick:
         clips = _quick_subset(clips)
     paths = [clip.path for clip in clips]
-    length = target_length([clip.path for clip in train_clips])
+    length = target_length([clip.path for clip in train_clips], front_end)
     key = dict(split=split, source=str(root.resolve()), **feature_key(paths, length, front_end))
     tensors = cached_features("audio", key, lambda: dict(
         features=featurize(paths, length, front_end, progress=progress)))

@@ -24,6 +24,12 @@ and its floor is ``1 − 80 = −79`` dB; because of the floor, the reference mo
 of quiet frames (by up to 0.65 on HD after the normalization). :func:`authors_logmel` is their
 recipe, batches and floor included.
 
+Narrow-band log-mel (:func:`narrowband_logmel`), for 8 kHz recordings (telephone band, FSDD),
+which have nothing above 4 kHz, where half of HD's 80 bands would sit at the floor: the same
+steps at 8 kHz with the 80 Slaney bands spread over 0–4 kHz, a 32 ms Hann window (256 samples,
+zero-padded to n_fft 512 so that every band covers at least three FFT bins) and hop 43
+(5.4 ms, HD's frame rate within 1 %): ``L // 43`` frames for ``L`` samples.
+
 Audio at other rates is resampled by :func:`resample` (polyphase, bit-identical whatever
 torch's thread count), so cached features do not depend on the machine's thread settings.
 
@@ -49,6 +55,10 @@ HD_DYNAMIC_RANGE_DB = 80.0
 AUTHORS_DYNAMIC_RANGE_DB = 79.0   # their ``max(D, 1 − 80)``
 AUTHORS_BATCH = 64                # clips per dB reference in their dataset class (after the first)
 RESAMPLER = "scipy.signal.resample_poly(kaiser 5.0, float64)"  # named in feature cache keys
+NARROWBAND_SAMPLE_RATE = 8000
+NARROWBAND_WIN_LENGTH = 256
+NARROWBAND_N_FFT = 512
+NARROWBAND_HOP_LENGTH = 43
 GSC_SAMPLE_RATE = 16000
 GSC_N_MELS = 40
 
@@ -66,8 +76,22 @@ def hd_mel_filters() -> torch.Tensor:
 
 
 @functools.cache
+def narrowband_mel_filters() -> torch.Tensor:
+    """The 80 × 257 mel filterbank of the narrow-band front end, 0–4 kHz (rows sum to one)."""
+    filters = torchaudio.functional.melscale_fbanks(
+        n_freqs=NARROWBAND_N_FFT // 2 + 1, f_min=0.0, f_max=NARROWBAND_SAMPLE_RATE / 2,
+        n_mels=HD_N_MELS, sample_rate=NARROWBAND_SAMPLE_RATE, norm=None, mel_scale="slaney").T
+    return filters / filters.sum(dim=1, keepdim=True).clamp_min(torch.finfo(filters.dtype).tiny)
+
+
+@functools.cache
 def _hd_window() -> torch.Tensor:
     return torch.hann_window(HD_N_FFT)
+
+
+@functools.cache
+def _narrowband_window() -> torch.Tensor:
+    return torch.hann_window(NARROWBAND_WIN_LENGTH)
 
 
 def _check_waveform(waveform: object, sample_rate: object) -> None:
@@ -115,20 +139,52 @@ def hd_logmel(waveform: torch.Tensor, sample_rate: int = HD_SAMPLE_RATE) -> torc
     if waveform.shape[-1] < HD_N_FFT:
         raise ValueError(f"waveform has {waveform.shape[-1]} samples at 48 kHz: expected at "
                          f"least {HD_N_FFT} (one FFT window)")
+    return _per_clip_logmel(waveform, narrowband=False)
+
+
+def _per_clip_logmel(waveform: torch.Tensor, narrowband: bool) -> torch.Tensor:
+    """dB relative to each clip's maximum, −80 dB floor, first frame dropped, z-normalized."""
     batch_shape = waveform.shape[:-1]
-    decibels = _hd_decibels(waveform.reshape(-1, waveform.shape[-1]))
+    decibels = _hd_decibels(waveform.reshape(-1, waveform.shape[-1]), narrowband)
     decibels = decibels - decibels.amax(dim=(1, 2), keepdim=True)
     decibels = decibels.clamp_min(-HD_DYNAMIC_RANGE_DB)[..., 1:]
     features = _z_normalize(decibels).transpose(1, 2)
     return features.reshape(*batch_shape, *features.shape[1:]).contiguous()
 
 
-def _hd_decibels(waveform: torch.Tensor) -> torch.Tensor:
-    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``: ``[N, 80, frames]``."""
-    stft = torch.stft(waveform, n_fft=HD_N_FFT, hop_length=HD_HOP_LENGTH, window=_hd_window(),
-                      center=True, pad_mode="reflect", return_complex=True)
-    power = stft.real.square() + stft.imag.square()                  # [N, 513, frames]
-    amplitude = torch.sqrt(hd_mel_filters() @ power)                 # [N, 80, frames]
+def narrowband_logmel(waveform: torch.Tensor,
+                      sample_rate: int = NARROWBAND_SAMPLE_RATE) -> torch.Tensor:
+    """Narrow-band log-mel features of ``waveform [..., samples]``: ``[..., T, 80]`` float32.
+
+    The steps of :func:`hd_logmel` at 8 kHz (module docstring): window 256 zero-padded to 512,
+    hop 43, 80 Slaney bands over 0–4 kHz. Audio at another ``sample_rate`` is first resampled
+    to 8 kHz (:func:`resample`). ``T = samples_8k // 43``.
+    """
+    _check_waveform(waveform, sample_rate)
+    if waveform.dim() == 0:
+        raise ValueError("waveform: expected shape [..., samples], got a scalar")
+    waveform = resample(waveform, sample_rate, NARROWBAND_SAMPLE_RATE)
+    if waveform.shape[-1] < NARROWBAND_N_FFT:
+        raise ValueError(f"waveform has {waveform.shape[-1]} samples at 8 kHz: expected at "
+                         f"least {NARROWBAND_N_FFT} (one FFT frame)")
+    return _per_clip_logmel(waveform, narrowband=True)
+
+
+def _hd_decibels(waveform: torch.Tensor, narrowband: bool = False) -> torch.Tensor:
+    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``: ``[N, 80, frames]``
+    (HD's STFT and filters, or the narrow-band ones)."""
+    if narrowband:
+        stft = torch.stft(waveform, n_fft=NARROWBAND_N_FFT, hop_length=NARROWBAND_HOP_LENGTH,
+                          win_length=NARROWBAND_WIN_LENGTH, window=_narrowband_window(),
+                          center=True, pad_mode="reflect", return_complex=True)
+        filters = narrowband_mel_filters()
+    else:
+        stft = torch.stft(waveform, n_fft=HD_N_FFT, hop_length=HD_HOP_LENGTH,
+                          window=_hd_window(), center=True, pad_mode="reflect",
+                          return_complex=True)
+        filters = hd_mel_filters()
+    power = stft.real.square() + stft.imag.square()                  # [N, freqs, frames]
+    amplitude = torch.sqrt(filters @ power)                          # [N, 80, frames]
     return 10.0 * torch.log10(amplitude.clamp_min(_AMPLITUDE_FLOOR))
 
 

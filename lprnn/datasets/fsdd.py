@@ -24,12 +24,14 @@ Labels (option ``labels``): ``"digits"`` (default) gives 10 classes ``label = di
 that a network trained on HD (the authors' checkpoint) can be evaluated on FSDD.
 
 Features (option ``frontend``, see :mod:`lprnn.datasets.frontend`): every clip is resampled
-to 48 kHz, cut or left-padded to ``L``, the 90th percentile of the protocol's training clips'
+to the front end's rate (48 kHz for HD shapes), cut or left-padded to ``L``, the 90th percentile of the protocol's training clips'
 lengths, keeping the end of the clip (as HD), then
 
 - ``"hd"`` (default): HD log-mel (80 bands, ``L // 256`` frames, about 113);
 - ``"authors"``: the authors' HD recipe, batch-wise dB reference and −79 dB floor
-  (:func:`lprnn.datasets.frontend.authors_logmel`), batches in file-name order.
+  (:func:`lprnn.datasets.frontend.authors_logmel`), batches in file-name order;
+- ``"narrowband"``: log-mel matched to 8 kHz (80 bands over 0–4 kHz, about 112 frames;
+  :func:`lprnn.datasets.frontend.narrowband_logmel`), without resampling.
 
 Features are cached on disk (:mod:`lprnn.datasets.cache`) under a key holding the split's
 files, ``L`` and every front-end parameter.
@@ -352,7 +354,8 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
     ``root``: the folder holding ``recordings/`` (default: see the module docstring);
     ``download=True`` fetches the pinned release when it is missing. Options: ``protocol``
     ("official" or "speakers"), ``test_speakers``/``val_speakers`` (names) or ``fold`` (int)
-    for "speakers", ``labels`` ("digits" or "hd"), ``frontend`` ("hd" or "authors").
+    for "speakers", ``labels`` ("digits" or "hd"), ``frontend`` ("hd", "authors" or
+    "narrowband").
     ``quick`` keeps at most :data:`QUICK_CLIPS` clips per split (smoke runs).
     """
     labels, front_end = _check_options(dict(options))
@@ -367,7 +370,8 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
                                        if k not in ("labels", "frontend")})
     clips = _quick_subset(selection.clips) if quick else selection.clips
     paths = [root / "recordings" / clip.name for clip in clips]
-    length = audio.target_length([root / "recordings" / c.name for c in selection.train_clips])
+    length = audio.target_length([root / "recordings" / c.name for c in selection.train_clips],
+                                 front_end)
     key = dict(split=split, **selection.protocol, **audio.feature_key(paths, length, front_end))
     tensors = cached_features("fsdd", key, lambda: dict(features=audio.featurize(
         paths, length, front_end, expected_rate=FSDD_SAMPLE_RATE, progress=progress)))

@@ -195,32 +195,41 @@ def _z_normalize(decibels: torch.Tensor) -> torch.Tensor:
     return (decibels - mean) / (std + _NORM_EPS)
 
 
-def authors_logmel(waveforms: torch.Tensor) -> torch.Tensor:
-    """The authors' HD features of clips ``waveforms [N, samples]`` at 48 kHz: ``[N, T, 80]``.
+def authors_batches(n_clips: int) -> list[range]:
+    """The batches of the authors' ``create_mels``: clip 0 alone, then 64 at a time."""
+    starts = [0, *range(1, n_clips, AUTHORS_BATCH)]
+    return [range(start, end) for start, end in zip(starts, [*starts[1:], n_clips])]
 
-    As their ``SHD_MelDataset.create_mels``: the clips are cut in batches, clip 0 alone, then
-    ``1 … 64``, ``65 … 128``, … (file order), and each batch ``b`` shares one dB reference,
 
-        D_b ← max(D_b − max_{clips of b, bands, frames} D_b, −79)
+def authors_batch_logmel(waveforms: torch.Tensor) -> torch.Tensor:
+    """The authors' features of one batch ``waveforms [B, samples]`` at 48 kHz: ``[B, T, 80]``,
 
-    with ``D`` as in :func:`hd_logmel` (first frame dropped, then the per-clip z-normalization;
-    clip 0 is z-normalized twice, as in their code, a no-op up to 1e-10). The features of a clip
-    therefore depend on its position in the list: pass the clips in the authors' file order.
+        D ← max(D − max_{clips, bands, frames} D, −79),  first frame dropped, z-normalized
+
+    with ``D`` as in :func:`hd_logmel` and one dB reference for the whole batch.
     """
     _check_waveform(waveforms, HD_SAMPLE_RATE)
     if waveforms.dim() != 2 or waveforms.shape[-1] < HD_N_FFT:
         raise ValueError(f"waveforms shape {tuple(waveforms.shape)}: expected [clips, samples] "
                          f"with at least {HD_N_FFT} samples")
-    waveforms = waveforms.float()
-    starts = [0, *range(1, waveforms.shape[0], AUTHORS_BATCH)]
-    ends = starts[1:] + [waveforms.shape[0]]
-    batches = []
-    for start, end in zip(starts, ends):
-        decibels = _hd_decibels(waveforms[start:end])
-        decibels = (decibels - decibels.amax()).clamp_min(-AUTHORS_DYNAMIC_RANGE_DB)[..., 1:]
-        batches.append(_z_normalize(decibels) if start == 0 else decibels)
-    features = _z_normalize(torch.cat(batches))
-    return features.transpose(1, 2).contiguous()
+    decibels = _hd_decibels(waveforms.float())
+    decibels = (decibels - decibels.amax()).clamp_min(-AUTHORS_DYNAMIC_RANGE_DB)[..., 1:]
+    return _z_normalize(decibels).transpose(1, 2).contiguous()
+
+
+def authors_logmel(waveforms: torch.Tensor) -> torch.Tensor:
+    """The authors' HD features of clips ``waveforms [N, samples]`` at 48 kHz: ``[N, T, 80]``.
+
+    As their ``SHD_MelDataset.create_mels``: the clips are taken in batches
+    (:func:`authors_batches`: clip 0 alone, then ``1 … 64``, ``65 … 128``, …) and each batch
+    shares one dB reference (:func:`authors_batch_logmel`). The features of a clip therefore
+    depend on its position in the list: pass the clips in the authors' file order. (Their code
+    z-normalizes clip 0 twice; the second pass changes it by about 1e-10 and is left out.)
+    """
+    if waveforms.dim() != 2:
+        raise ValueError(f"waveforms shape {tuple(waveforms.shape)}: expected [clips, samples]")
+    return torch.cat([authors_batch_logmel(waveforms[batch.start:batch.stop])
+                      for batch in authors_batches(waveforms.shape[0])])
 
 
 def gsc_fbank(waveform: torch.Tensor, sample_rate: int = GSC_SAMPLE_RATE) -> torch.Tensor:

@@ -95,3 +95,24 @@ def test_sigma_delta_encoding_returns_tables_and_rows():
     assert list(result.tables["by_steps"].k) == [2, 2]
     assert {r["metric"] for r in result.rows} >= {"rmse_k2", "spikes_per_s_k2", "rmse_theta0_k10"}
     assert all({"experiment", "dataset", "model", "metric", "value"} <= set(r) for r in result.rows)
+
+
+@pytest.mark.slow
+def test_a_misspelt_papermill_parameter_fails_the_notebook(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("quick = False\nfull = False\nrecipe_name = \"digits\"")
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters, nbformat.v4.new_code_cell(
+        "import lprnn.experiments\n"
+        "lprnn.experiments.check_parameters(globals(), ['quick', 'full', 'recipe_name'])")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "typo.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"\['recipe_nam'\]"):
+        papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"),
+                                   parameters={"recipe_nam": "fsdd"}, progress_bar=False,
+                                   kernel_name="python3", cwd=str(tmp_path))
+    papermill.execute_notebook(str(source), str(tmp_path / "ok.ipynb"), progress_bar=False,
+                               parameters={"recipe_name": "fsdd"}, kernel_name="python3",
+                               cwd=str(tmp_path))

@@ -157,7 +157,7 @@ def test_cli_rejects_an_unknown_dataset(tmp_path, capsys):
 
 
 def test_cli_dataset_name_and_data_dir_find_the_release(tmp_path, capsys, monkeypatch):
-    from test_fsdd import _write_release
+    from tests.test_fsdd import _write_release
 
     _write_release(tmp_path / "data" / "fsdd")
     assert main(["train", "--recipe", "digits", "--size", "quick", "--dataset", "fsdd",

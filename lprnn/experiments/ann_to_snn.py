@@ -92,17 +92,17 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default", seeds: Sequen
                               seed=seed, **snn.compare_with_ann(model, mapped, xs, ys).as_dict()))
     tables.update(comparison=pd.DataFrame(comparison), sweep=pd.DataFrame(sweep))
     n_test = len(x)
-    rows = rows_from_table("ann_to_snn", recipe.dataset, tables["comparison"], "model",
+    rows = rows_from_table("ann_to_snn", recipe.name, tables["comparison"], "model",
                            {**PROPORTIONS, "mean_decoded_correlation": False}, seeds=seeds,
                            size=size, n_clips={m: n_test for m in PROPORTIONS})
-    rows += rows_from_table("ann_to_snn_sweep", recipe.dataset, tables["sweep"], "model",
+    rows += rows_from_table("ann_to_snn_sweep", recipe.name, tables["sweep"], "model",
                             {m: PROPORTIONS[m] for m in ("agreement", "snn_accuracy",
                                                          "synaptic_ops_per_sample")},
                             seeds=seeds, size=size, n_clips={m: len(xs) for m in PROPORTIONS})
     authors = authors_checkpoint(recipe, size, k, b.authors_samples)
     if authors is not None:
         tables["authors"] = authors
-        rows += rows_from_table("ann_to_snn_authors_checkpoint", recipe.dataset, authors, "model",
+        rows += rows_from_table("ann_to_snn_authors_checkpoint", recipe.name, authors, "model",
                                 PROPORTIONS, seeds=(0,), size=size,
                                 n_clips={m: b.authors_samples for m in PROPORTIONS})
     return ExperimentResult(tables, rows)

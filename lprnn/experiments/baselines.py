@@ -102,12 +102,12 @@ def baselines_and_conversions(recipe_name: str = "digits", size: str = "default"
                   reported=pd.DataFrame(REPORTED))
     n_test = len(data["test"])
     spiking = tables["baselines"][tables["baselines"].system != "lpRNN 3-bit (ANN)"]
-    rows = rows_from_table("baselines", recipe.dataset, spiking, "system", SPIKING_METRICS,
+    rows = rows_from_table("baselines", recipe.name, spiking, "system", SPIKING_METRICS,
                            seeds=seeds, size=size, n_clips={"test_accuracy": n_test})
     labelled = tables["conversions"].assign(
         label=[f"{s} ({t})" if t else s for s, t in zip(tables["conversions"].system,
                                                           tables["conversions"].setting)])
-    rows += rows_from_table("conversions", recipe.dataset, labelled, "label",
+    rows += rows_from_table("conversions", recipe.name, labelled, "label",
                             {"accuracy": True, "spikes_per_sample": False,
                              "synaptic_ops_per_sample": False},
                             seeds=seeds, size=size, n_clips={"accuracy": len(y)})

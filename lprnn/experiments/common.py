@@ -128,7 +128,9 @@ def rows_from_table(experiment: str, dataset: str, table: pd.DataFrame, model_co
                     metrics: Mapping[str, bool], *, seeds: Sequence[int], size: str,
                     n_clips: Mapping[str, int | None] | None = None) -> list[dict[str, Any]]:
     """Rows per ``model_column`` value and metric of a per-seed table (one line per model and
-    seed); ``metrics`` maps each metric to whether it is a proportion of clips."""
+    seed); ``metrics`` maps each metric to whether it is a proportion of clips. ``dataset`` is
+    the recipe's name where a recipe was used (``fsdd`` and ``fsdd_speakers`` share a dataset
+    but not a split)."""
     rows = []
     for model, group in table.groupby(model_column, sort=False):
         for metric, proportion in metrics.items():

@@ -70,10 +70,10 @@ def energy(recipe_name: str = "digits", size: str = "default", seeds: Sequence[i
                 [tables.get("per_seed_platforms", pd.DataFrame()), per_platform])
     tables.update(summary=pd.DataFrame(summary), sweep=pd.DataFrame(sweep),
                   figures=estimates.figures_table(), claims=estimates.claims_table())
-    rows = rows_from_table("energy", recipe.dataset, tables.pop("per_seed_platforms"), "platform",
+    rows = rows_from_table("energy", recipe.name, tables.pop("per_seed_platforms"), "platform",
                            {"energy_uJ": False, "power_uW_real_time": False},
                            seeds=seeds, size=size)
-    rows += rows_from_table("energy", recipe.dataset, tables["summary"], "model",
+    rows += rows_from_table("energy", recipe.name, tables["summary"], "model",
                             {"ratio_cortex_m4_dense_to_loihi": False,
                              "ratio_cortex_m4_sparse_to_loihi": False,
                              "synaptic_ops_per_inference": False, "spikes_per_inference": False,

@@ -98,7 +98,7 @@ def lava_equivalence(recipe_name: str = "digits", size: str = "default", seeds: 
                "lava_checked_clips": False, "lava_steps_per_second": False,
                "simulator_steps_per_second": False, "loihi2_cores_estimated": False,
                "export_round_trip_exact": False}
-    rows = rows_from_table("lava_fixed_pt", recipe.dataset, tables["check"], "model", metrics,
+    rows = rows_from_table("lava_fixed_pt", recipe.name, tables["check"], "model", metrics,
                            seeds=seeds, size=size,
                            n_clips={m: b.lava_samples for m in metrics})
     return ExperimentResult(tables, rows)

@@ -63,7 +63,7 @@ def weight_precision(recipe_name: str = "digits", size: str = "default",
             lines.append(line)
     table = pd.DataFrame(lines)
     table["mapped"] = (table["mapping"] == "exact").astype(int)
-    rows = rows_from_table("weight_precision", base.dataset, table, "model",
+    rows = rows_from_table("weight_precision", base.name, table, "model",
                            {"ann_accuracy": True, "snn_accuracy": True, "agreement": True,
                             "zero_weight_fraction": False, "mapped": False},
                            seeds=seeds, size=size,

@@ -45,7 +45,7 @@ def train_lprnn(recipe_name: str = "digits", size: str = "default", seeds: Seque
                                            test.n_classes).numpy())
                 n_test = len(test)
     summary_table = pd.DataFrame(summary)
-    rows = rows_from_table("train", quantized.dataset, summary_table, "model",
+    rows = rows_from_table("train", quantized.name, summary_table, "model",
                            {"test_accuracy": True, "val_accuracy": False, "train_seconds": False,
                             "zero_weight_fraction": False},
                            seeds=seeds, size=size, n_clips={"test_accuracy": n_test})

@@ -14,7 +14,7 @@ from lprnn import config, snn
 from lprnn.ann import train
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
                                       recipe_for, resolve, rows_from_table, splits)
-from lprnn.snn import mapper
+from lprnn.snn import mapper, resources
 
 # Mapping variants of the sweep beside the k sweep: label → map_network options.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -122,9 +122,8 @@ def authors_checkpoint(recipe, size: str, steps_per_ann_step: int,
                               calibration=calibration_inputs(recipe, size))
     result = snn.compare_with_ann(authors, network, test.features[:n_samples],
                                   test.labels[:n_samples]).as_dict()
-    report = mapper.mapping_report(network)
     return pd.DataFrame([dict(model=f"authors' HD lpRNN, k={steps_per_ann_step}", **result,
-                              cores=int(report["cores"].sum()))])
+                              loihi2_cores_estimated=resources.cores_needed(network))])
 
 
 __all__ = ["VARIANTS", "ann_to_snn", "authors_checkpoint", "trained_and_mapped"]

@@ -15,7 +15,7 @@ STATE_MAX = 2 ** 23 - 1
 
 
 def reference_simulate(net: LoihiNetwork, x: np.ndarray):
-    """One sample, written plainly from ARCHITECTURE.md and the neuron docstring (NumPy int64)."""
+    """One sample, written plainly from docs/METHOD.md (Timing) and the neuron docstring (NumPy int64)."""
     k, n_ann = net.steps_per_ann_step, x.shape[0]
     x_int = np.round(x.astype(np.float64) * net.input_scale).astype(np.int64)
 

@@ -3,7 +3,7 @@
 Thin wrappers over :mod:`lprnn.core.sigma_delta` and
 :mod:`lprnn.core.integrate_fire` for notebook 01. The signal ``x`` is given per ANN step
 (``T`` steps, any leading batch shape); the neuron runs ``k = steps_per_ann_step`` SNN steps per
-ANN step with the input held (ARCHITECTURE.md timing). What both neurons must convey is the
+ANN step with the input held (``docs/METHOD.md``, Timing). What both neurons must convey is the
 lpRNN unit's state, computed by the ANN itself (:func:`lprnn.core.lowpass.lowpass_step`):
 
     h_t = α h_{t−1} + (1 − α) · clamp(x_t, 0, a_max)                     the target

@@ -205,10 +205,12 @@ def record_one(experiment: str, dataset: str, model: str, metric: str,
                   path)
 
 
-def drop_stale(run_id: str, notebooks: Collection[str],
-               path: Path | None = None) -> list[dict[str, str]]:
+def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None, *,
+               spare_datasets: Collection[str] = ()) -> list[dict[str, str]]:
     """Remove the rows of ``notebooks`` (file names, e.g. "03_ann_to_snn.ipynb") that run
-    ``run_id`` did not record; returns the dropped rows. Call it after a fully successful run."""
+    ``run_id`` did not record; returns the dropped rows. Call it after a fully successful run.
+    Rows of ``spare_datasets`` (datasets the run skipped, e.g. real speech when it is absent)
+    are kept."""
     path = Path(path or config.results_csv())
     keys_path = run_keys_path(run_id, path)
     notebooks = {Path(n).name for n in notebooks}
@@ -218,7 +220,8 @@ def drop_stale(run_id: str, notebooks: Collection[str],
             recorded = {tuple(json.loads(line)) for line in keys_path.read_text().splitlines()
                         if line.strip()}
         rows = read_results(path)
-        keep = [r for r in rows if r["notebook"] not in notebooks or _key(r) in recorded]
+        keep = [r for r in rows if r["notebook"] not in notebooks or _key(r) in recorded
+                or r["dataset"] in spare_datasets]
         dropped = [r for r in rows if r not in keep]
         if dropped:
             _write(path, keep)

@@ -32,7 +32,7 @@ from lprnn.snn.lava.procs import models  # noqa: E402
 from lprnn.snn.lava import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
 from lprnn.snn.lava.formats import (  # noqa: E402
     check_network, dense_encoding, encode_inputs, lava_kept_weights)
-from lprnn.snn.mapper import map_network  # noqa: E402
+from lprnn.snn import map_network  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
                            SigmaDeltaFixedParams)

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn.snn.mapper import map_network
+from lprnn.snn import map_network
 from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 from lprnn.snn.simulator import _Connection, encode_input, simulate
-from test_loihi import small_model, smooth_input
+from tests.test_loihi import small_model, smooth_input
 
 STATE_MAX = 2 ** 23 - 1
 
 
 def reference_simulate(net: LoihiNetwork, x: np.ndarray):
-    """One sample, written plainly from ARCHITECTURE.md and the neuron docstring (NumPy int64)."""
+    """One sample, written plainly from docs/METHOD.md (Timing) and the neuron docstring (NumPy int64)."""
     k, n_ann = net.steps_per_ann_step, x.shape[0]
     x_int = np.round(x.astype(np.float64) * net.input_scale).astype(np.int64)
 

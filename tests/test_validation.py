@@ -16,10 +16,10 @@ from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.ann.train import load_checkpoint, save_checkpoint
 from lprnn.datasets import cache, digits
 from lprnn.snn import export
-from lprnn.snn.mapper import map_network
+from lprnn.snn import map_network
 from lprnn.snn.network import LoihiNetwork, validate_network
 from lprnn.snn.simulator import simulate
-from test_loihi import small_model, smooth_input
+from tests.test_loihi import small_model, smooth_input
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
 """Training, evaluation and checkpoints of :class:`lprnn.ann.model.LpRNNClassifier`.
 
-The authors' recipe (PAPER.md): cross-entropy on the time-averaged logits, Adam, gradient
+The authors' recipe (``docs/METHOD.md``, *Training*): cross-entropy on the time-averaged logits, Adam, gradient
 clipping (by norm, then by value), ReduceLROnPlateau on the validation accuracy, and the
 epoch with the best validation accuracy kept. Optional lottery-ticket rounds: after a round,
 the weights that quantize to zero are masked, the model is rewound to its initial weights
 and trained again (masked weights get zero gradient because the forward uses weight · mask);
-the model returned is the best epoch of the last round.
+the model returned is the best epoch of the last round. Optional float pre-training
+(``float_epochs``): that many epochs with float weights first (history round −1); quantized
+training and lottery rewinds start from its best epoch. Optional feature augmentation
+(``freq_warp``, ``time_mask``, ``freq_mask``; :mod:`lprnn.ann.augment`) of every training batch.
 
 Determinism: ``seed`` seeds the weight init (in :func:`load_or_train`) and the batch order.
 ``amp=True`` runs the input projections under ``torch.autocast(bfloat16)`` on CUDA only;
@@ -29,7 +32,7 @@ import math
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
@@ -40,9 +43,11 @@ from tqdm.auto import tqdm
 
 from lprnn import atomic
 from lprnn import config as paths
+from lprnn.ann.augment import FeatureAugmentation
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 
 CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
+FLOAT_ROUND = -1  # the "round" of float pre-training epochs in a history
 
 
 @dataclass(frozen=True)
@@ -61,13 +66,20 @@ class TrainConfig:
     lottery_rounds: int = 0
     num_workers: int = 0
     amp: bool = False
+    # Feature augmentation of the training batches (lprnn.ann.augment; 0 = off).
+    freq_warp: float = 0.0
+    time_mask: int = 0
+    freq_mask: int = 0
+    # Epochs trained with float weights before the quantized epochs (0 = quantized throughout).
+    float_epochs: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected a positive integer")
-        for name in ("lottery_rounds", "num_workers", "plateau_patience", "seed"):
+        for name in ("lottery_rounds", "num_workers", "plateau_patience", "seed",
+                     "float_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected an integer ≥ 0")
@@ -79,6 +91,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.plateau_factor={self.plateau_factor!r}: "
                              "expected a value in (0, 1)")
         resolve_device(self.device)
+        self.augmentation.check()
+
+    @property
+    def augmentation(self) -> FeatureAugmentation:
+        return FeatureAugmentation(self.freq_warp, self.time_mask, self.freq_mask)
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any]) -> "TrainConfig":
@@ -190,9 +207,11 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
     loss_fn = nn.CrossEntropyLoss()
     augment_batch = getattr(train_set, "augment_batch", None)   # training-time augmentation
+    augmentation = config.augmentation
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_accuracy = None, first_epoch, -1.0
-    desc = "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})"
+    desc = ("train (float)" if lottery_round == FLOAT_ROUND else
+            "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})")
     epochs = tqdm(range(first_epoch, first_epoch + config.epochs), desc=desc, disable=not progress,
                   unit="epoch")
     for epoch in epochs:
@@ -204,6 +223,8 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if augment_batch is not None:   # e.g. Speech Commands' frequency masking
                 x = augment_batch(x)
+            if augmentation.active:
+                x = augmentation(x)
             with _autocast(device, config.amp):
                 logits = model(x)
             loss = loss_fn(logits.float(), y)
@@ -228,6 +249,29 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
                 on_best(best_epoch, best_accuracy)
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{val_accuracy:.3f}")
     return history, best_state, best_epoch, best_accuracy
+
+
+def _pretrain_float(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
+                    config: TrainConfig, device: torch.device, generator: torch.Generator,
+                    progress: bool) -> list[dict[str, float]]:
+    """``config.float_epochs`` epochs with the weight quantization switched off; the model
+    keeps its best float epoch, from which quantized training (and lottery rewinds) start."""
+    if not isinstance(model, LpRNNClassifier):
+        raise TypeError(f"float_epochs={config.float_epochs} needs an LpRNNClassifier, got a "
+                        f"{type(model).__name__}")
+    layers = model.quantized_layers()
+    formats = {name: layer.fmt for name, layer in layers.items()}
+    for layer in layers.values():
+        layer.fmt = None
+    try:
+        history, best_state, _, _ = _train_round(
+            model, train_set, val_set, replace(config, epochs=config.float_epochs), device,
+            generator, FLOAT_ROUND, 0, progress)
+    finally:
+        for name, layer in layers.items():
+            layer.fmt = formats[name]
+    model.load_state_dict(best_state)
+    return history
 
 
 def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
@@ -265,8 +309,10 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
                             best_val_accuracy=accuracy)
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
-    initial_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
+    if config.float_epochs:
+        history = _pretrain_float(model, train_set, val_set, config, device, generator, progress)
+    initial_state = copy.deepcopy(model.state_dict())
     for lottery_round in range(config.lottery_rounds + 1):
         if lottery_round > 0:
             masks = model.zero_weight_masks()

@@ -9,7 +9,7 @@
   ``readout.bias`` [C]. The JSON holds per layer ``weight_exp``, ``recurrent_weight_exp``,
   ``bias_exp`` and the neuron's integer parameters, plus ``steps_per_ann_step``,
   ``input_scale`` and ``averaging``. With ``numpy`` and ``json`` alone this is everything
-  needed to rebuild the network (``docs/ARCHITECTURE.md`` and :mod:`lprnn.snn.network` give the
+  needed to rebuild the network (``docs/METHOD.md`` and :mod:`lprnn.snn.network` give the
   arithmetic); :mod:`lprnn.snn.lava` builds and runs it in Lava.
 - ``<stem>.h5``: the same network in the HDF5 layout of lava-dl ``netx``
   (``layer/0`` input, ``layer/i`` of type ``dense`` or ``dense_rec`` with ``weight``,

@@ -1,12 +1,12 @@
 """The mapped spiking network: a plain, serializable description of integers and metadata.
 
-:func:`lprnn.snn.mapper.map_network` produces a :class:`LoihiNetwork`; the fast simulator
+:func:`lprnn.snn.map_network` produces a :class:`LoihiNetwork`; the fast simulator
 (:mod:`lprnn.snn`) and the Lava backend (:mod:`lprnn.snn.lava`) consume it, and
 must compute exactly the same thing from it. It saves to ``<name>.npz`` (arrays) plus
 ``<name>.json`` (everything else); nothing is pickled.
 
 Per layer, with integer states saturating at ±``hardware.STATE_MAX`` and the timing
-convention of ``docs/ARCHITECTURE.md``, the synaptic input at SNN step n is
+convention of ``docs/METHOD.md``, the synaptic input at SNN step n is
 
     a(n) = (W · s_prev(n−1)) << weight_exp + (U · s_self(n−1−D)) << recurrent_weight_exp
 
@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from lprnn import atomic
-from lprnn.core import hardware
+from lprnn.core import conventions, hardware
 from lprnn.core.sigma_delta import SigmaDeltaFixedParams, validate_fixed_params
 
 FORMAT = "lprnn-loihi-network-v1"
+# What the readout sums over its window (LoihiReadout.source).
 READOUT_SOURCES = ("spike_counts", "decoded")
 # Lava's fixed-point Dense holds weights in [−2**8, 2**8 − 1] (8 magnitude bits and a sign);
 # a mixed-sign matrix must also be even (lprnn.snn.lava.formats checks that).
@@ -107,11 +108,7 @@ class LoihiNetwork:
 
     def window_start(self, n_ann_steps: int) -> int:
         """First SNN step of the readout window for an input of n_ann_steps ANN steps."""
-        if self.averaging == "second_half":
-            return (n_ann_steps // 2) * self.steps_per_ann_step
-        if self.averaging == "all":
-            return 0
-        raise ValueError(f"averaging={self.averaging!r}: expected 'second_half' or 'all'")
+        return conventions.window_start(n_ann_steps, self.averaging, self.steps_per_ann_step)
 
     # -- persistence: .npz for arrays, .json for the rest; no pickle -------------------------
     def save(self, path: str | Path) -> Path:

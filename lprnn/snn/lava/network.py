@@ -5,7 +5,7 @@
                                        └─DelayDense(U_l)┘   (recurrent layers, D_l extra steps)
 
 Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
-``docs/ARCHITECTURE.md`` and the simulator: the synaptic input of layer l at SNN step n is
+``docs/METHOD.md`` (Timing) and the simulator: the synaptic input of layer l at SNN step n is
 ``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1−D_l)) << e_U``, with ``D_l`` the layer's
 ``recurrent_delay`` (a ``DelayDense``; a plain ``Dense`` when D_l = 0). The input→layer-1 Dense takes graded
 spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,

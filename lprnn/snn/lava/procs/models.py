@@ -213,6 +213,8 @@ class _AbstractGradedInputModel(PyLoihiProcessModel):
         if n >= int(self.sample_steps) or sample >= self.data.shape[0]:
             self.s_out.send(np.zeros(self.s_out.shape, dtype=self.data.dtype))
         else:
+            # the held source; its Dense delays by one step, so layer 1 sees
+            # x_int[(n − 1) // k] (lprnn.core.conventions.held_input_step)
             self.s_out.send(self.data[sample, n // int(self.steps_per_ann_step)])
 
 

@@ -281,7 +281,8 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                          readout_source, recurrent_delay)
         if calibration is None:
             return network
-        result = simulate(network, calibration, track_state_max=True, progress=progress)
+        result = simulate(network, calibration, track_state_max=True, progress=progress,
+                          allow_saturation=True)   # calibration measures and fixes it
         limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
         over = {i: result.state_max[layer.name] / limit for i, layer in enumerate(network.layers)
                 if result.state_max[layer.name] > limit}

@@ -48,6 +48,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "weights) or 'float'; default: the recipe's")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
     parser.add_argument("--device", help="auto, cpu or cuda[:N] (default: the recipe's, auto)")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads while training (default 1: fastest on a "
+                             "loaded machine)")
     parser.add_argument("--data-dir", help="data and model cache directory (LPRNN_DATA_DIR)")
     parser.add_argument("--out", help="also write the trained checkpoint to this path")
 
@@ -61,7 +64,7 @@ def _run_train(args: argparse.Namespace) -> int:
     model_options = {}
     if hasattr(args, "weight_bits"):
         model_options["weight_frac_bits"] = args.weight_bits
-    train_options = {name: getattr(args, name) for name in ("epochs", "seed", "device")
+    train_options = {name: getattr(args, name) for name in ("epochs", "seed", "device", "threads")
                      if getattr(args, name) is not None}
     recipe = get_recipe(args.recipe, args.size).with_overrides(model=model_options,
                                                                train=train_options)

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from lprnn import atomic
 from lprnn import config as paths
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.threads import DEFAULT_THREADS, check_threads, torch_threads
 
 CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
 
@@ -57,6 +58,7 @@ class TrainConfig:
     lottery_rounds: int = 0
     num_workers: int = 0
     amp: bool = False
+    threads: int = DEFAULT_THREADS   # torch CPU threads while training (lprnn.threads)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -67,6 +69,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected an integer ≥ 0")
+        check_threads(self.threads)
         for name in ("lr", "clip_norm", "clip_value"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -222,11 +225,18 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
 
     ``model``: an LpRNNClassifier, or any classifier module ``x [B, T, F] -> logits [B, C]``
     with ``model.config.n_classes`` (the baselines); lottery rounds need an LpRNNClassifier.
+    Runs with ``config.threads`` torch CPU threads and restores the caller's count.
     """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config is a {type(config).__name__}: expected a TrainConfig "
                         "(use TrainConfig.from_dict for a dict of options)")
+    with torch_threads(config.threads):
+        return _train(model, train_set, val_set, config, progress)
+
+
+def _train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+           progress: bool) -> TrainResult:
     if config.lottery_rounds and not isinstance(model, LpRNNClassifier):
         raise TypeError(f"lottery_rounds={config.lottery_rounds} needs an LpRNNClassifier, "
                         f"got a {type(model).__name__}")
@@ -313,12 +323,12 @@ def _normalized(value: Any) -> Any:
 # -- recipes --------------------------------------------------------------------------------
 
 # Training options that do not change what is trained, left out of the cache key.
-_NOT_IN_KEY = ("device", "num_workers")
+_NOT_IN_KEY = ("device", "num_workers", "threads")
 
 
 def recipe_key(recipe: Any) -> str:
     """12 hex digits identifying a recipe's name, dataset, options, model and training
-    (except the device and the number of data-loading workers)."""
+    (except the device, the number of data-loading workers and of CPU threads)."""
     train = {k: v for k, v in recipe.train.items() if k not in _NOT_IN_KEY}
     spec = dict(name=recipe.name, dataset=recipe.dataset, dataset_options=recipe.dataset_options,
                 model=recipe.model, train=train)

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,13 +43,13 @@ from lprnn.core import hardware
 from lprnn.core.sigma_delta import (
     SigmaDeltaState, initial_state, sigma_delta_step_fixed, validate_fixed_params)
 from lprnn.snn import kernel
+from lprnn.threads import DEFAULT_THREADS, torch_threads
 from lprnn.snn.network import LoihiLayer, LoihiNetwork
 
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53
 READOUT_SOURCES = ("spike_counts", "decoded")
 BACKENDS = ("auto", "kernel", "torch")
-DEFAULT_THREADS = 1
 WIDE_STATE_BITS = 48                      # states of the run that shows what saturation changed
 WIDE_STATE_MAX = 2 ** (WIDE_STATE_BITS - 1) - 1
 
@@ -161,19 +159,6 @@ class SaturationError(ValueError):
     """Saturation of a 24-bit state changed a prediction (see :func:`simulate`)."""
 
 
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads, then restore the caller's count."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads!r}: expected a positive integer")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _resolve_backend(network: LoihiNetwork, backend: str, device: torch.device) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}: expected one of {list(BACKENDS)}")
@@ -211,8 +196,7 @@ def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
     exact), or ``"auto"``: the kernel on the CPU when a C compiler is present and the network
     is within its exact range, else torch. Both compute the same integers.
     ``threads``: CPU threads (torch threads, or kernel chunks of the batch run in parallel);
-    the caller's torch thread count is restored afterwards. The default, 1, is the measured
-    fastest on a loaded machine (``benchmarks/snn_throughput.py``).
+    the caller's torch thread count is restored afterwards (default: :mod:`lprnn.threads`).
 
     Saturation: a layer saturates at a step when, after it, one of its states is at
     ±``STATE_MAX``; ``result.saturated_steps`` counts such steps per layer and sample. If any

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,7 +161,8 @@ def test_saturation_that_changes_a_prediction_is_an_error(backend):
                                               r"up to 23 of 40 steps\); with 48-bit states 1 "
                                               r"predictions differ \(samples \[0\]\)"):
         simulate(net, x, backend=backend)
-    with pytest.warns(UserWarning, match="with 48-bit states 1 predictions differ"):
+    with pytest.warns(UserWarning, match=r"saturation in 1 of 1 samples \(integrators: up to "
+                                         r"23 of 40 steps\), allowed"):
         allowed = simulate(net, x, backend=backend, allow_saturation=True)
     assert allowed.predictions.tolist() == [0]
     assert allowed.saturated_steps["integrators"].tolist() == [23]
@@ -179,3 +185,16 @@ def test_cuda_equals_the_cpu_kernel():
     cuda = simulate(net, x, device="cuda", **options)
     assert cuda.backend == "torch"
     _assert_same(cuda, simulate(net, x, backend="kernel", **options))
+
+
+def test_gpu_script_smoke_runs_on_the_cpu(tmp_path):
+    """benchmarks/gpu_hd_test_set.py at a tiny size: one JSON line, exact against torch."""
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_hd_test_set.py"),
+                          "--device", "cpu", "--clips", "2", "--check-clips", "2",
+                          "--train-clips", "16"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=600)
+    assert run.returncode == 0, run.stderr
+    line = json.loads(run.stdout.strip().splitlines()[-1])
+    assert line["exact_vs_cpu"] is True and line["clips"] == 2 and line["ann_steps"] == 187
+    assert line["simulate_seconds"] > 0 and line["train_epoch_seconds"] > 0

@@ -79,9 +79,9 @@ static inline int64_t clip64(int64_t x, int64_t low, int64_t high) {
 
 /* One step of every neuron of a layer; fired[j] = −1 where neuron j spiked, else 0.
  * Returns non-zero when a state ends the step at ±STATE_MAX (saturation). */
-__attribute__((noinline)) static int32_t neuron_update(const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip,
-                             int32_t *restrict v, int32_t *restrict i_fb,
-                             const int32_t *restrict input, int32_t *restrict fired) {
+__attribute__((noinline)) static int32_t neuron_update(
+    const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
+    int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired) {
     const int32_t keep_in = L->decay_in, keep_ip = L->decay_ip, keep_v = L->decay_v,
                   keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold;
     const int32_t low = L->drive_max >= 0 ? 0 : INT32_MIN,
@@ -154,7 +154,8 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
     int64_t *drive = malloc(sizeof(int64_t) * (size_t)widest);
     int32_t *input = malloc(sizeof(int32_t) * (size_t)widest);
     int32_t *fired = malloc(sizeof(int32_t) * (size_t)widest);
-    if (!state || !events || !n_events || !acc_ff || !acc_rec || !drive0 || !input || !fired || !drive) {
+    if (!state || !events || !n_events || !acc_ff || !acc_rec || !drive0 || !input || !fired
+        || !drive) {
         free(state); free(events); free(n_events); free(acc_ff); free(acc_rec); free(drive0);
         free(input); free(fired); free(drive);
         return -1;

@@ -199,10 +199,10 @@ def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
     the caller's torch thread count is restored afterwards (default: :mod:`lprnn.threads`).
 
     Saturation: a layer saturates at a step when, after it, one of its states is at
-    ±``STATE_MAX``; ``result.saturated_steps`` counts such steps per layer and sample. If any
-    sample saturates, those samples are simulated again with 48-bit states: when that changes
-    a prediction, a :class:`SaturationError` names the layers, step counts and samples, unless
-    ``allow_saturation``; otherwise (and then) a warning reports it.
+    ±``STATE_MAX``; ``result.saturated_steps`` counts such steps per layer and sample, and a
+    warning names the layers and step counts. Unless ``allow_saturation``, the saturated
+    samples are then simulated again with 48-bit states, and if that changes a prediction a
+    :class:`SaturationError` names the layers, step counts and samples.
     """
     _check_network(network)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -244,6 +244,10 @@ def _check_saturation(network: LoihiNetwork, x_int: Tensor, result: SimulationRe
         return
     layers = ", ".join(f"{name}: up to {int(steps.max())} of {result.n_snn_steps} steps"
                        for name, steps in result.saturated_steps.items() if steps.any())
+    if allow_saturation:
+        warnings.warn(f"24-bit state saturation in {int(saturated.sum())} of {x_int.shape[0]} "
+                      f"samples ({layers}), allowed", stacklevel=4)
+        return
     samples = saturated.nonzero().flatten()
     wide = _simulate_torch(network, x_int[samples].to(device), False, False, device, False,
                            state_limit=WIDE_STATE_MAX)
@@ -251,7 +255,7 @@ def _check_saturation(network: LoihiNetwork, x_int: Tensor, result: SimulationRe
     changed = samples[wide_predictions != result.predictions[samples]]
     message = (f"24-bit state saturation in {int(saturated.sum())} of {x_int.shape[0]} samples "
                f"({layers}); with {WIDE_STATE_BITS}-bit states {len(changed)} predictions differ")
-    if len(changed) and not allow_saturation:
+    if len(changed):
         raise SaturationError(f"{message} (samples {changed[:10].tolist()}"
                               f"{' …' if len(changed) > 10 else ''}): scale the network down "
                               "(map_network with calibration data or more headroom_bits), or "

@@ -17,21 +17,23 @@ Measured in one run, on the same network and clips:
    simulator's spikes, step for step, for every neuron (and Brian2 on a tiny random network
    too: whole run, negative exponents, θ > 0, leaky v, recurrent delay).
 2. Brian2: clip 0, whole or its first ``--brian2-ann-steps`` ANN steps; Lava: clip 0, its first
-   ``--lava-ann-steps`` ANN steps. Both are extrapolated per SNN step to a whole clip (time per
-   step after the first × SNN steps of a clip): Lava's build and start-up, and Brian2's code
-   generation, are left out, which favours them.
+   ``--lava-ann-steps`` ANN steps, and half as many. Both are extrapolated per SNN step to a
+   whole clip: Brian2's time per step after the first (code generation left out); Lava's wall
+   time of the steps of the longer run, and its CPU time (parent and worker processes) as the
+   difference between the two runs per extra step, so that build and start-up cancel. Leaving
+   those out favours Brian2 and Lava.
 3. The simulator: ``--clips`` clips, ``--repeats`` times (median), at 1 thread and at the
    default thread policy (``lprnn.snn.simulator.DEFAULT_THREADS``), and with ``--threads N``
    also at N threads.
 
-Printed: samples/s in wall time and per CPU-second of this process (other jobs on a shared
-machine inflate wall times, not CPU times; Lava runs in worker processes, so only its wall time
-is known), and the ratios simulator / Brian2 and simulator / Lava.
+Printed: samples/s in wall time and per CPU-second (other jobs on a shared machine inflate wall
+times, not CPU times), and the ratios simulator / Brian2 and simulator / Lava.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import time
@@ -89,6 +91,13 @@ def spike_mismatches(network: LoihiNetwork, x: torch.Tensor, n_snn_steps: int | 
     if n_snn_steps is None and not np.array_equal(fast.logits[0].numpy(), reference.logits):
         differ["logits"] = 1
     return differ, emitted, reference
+
+
+def _cpu_seconds_with_children() -> float:
+    """CPU seconds of this process and of its finished child processes (Lava's workers)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def clips_of_length(features: torch.Tensor, n_clips: int, n_ann: int) -> torch.Tensor:
@@ -156,21 +165,32 @@ def main(argv: list[str] | None = None) -> None:
           f"{reference.warmup_seconds:.2f} s) → {brian2_wall:.2f} s wall, {brian2_cpu:.2f} s CPU "
           "per clip", flush=True)
 
-    lava_wall = None
+    lava_wall = lava_cpu = None
     if args.lava_ann_steps > 0:
         from lprnn.snn.lava import run_on_lava
-        short = x[:1, :min(args.lava_ann_steps, n_ann)]
-        lava = run_on_lava(network, short)
-        ours = snn.simulate(network, short, record=True)
-        lava_differ = {name: int((ours.spikes[name].numpy() != lava.spikes[name]).sum())
-                       for name in lava.spikes}
-        lava_emitted = {name: int(spikes.sum()) for name, spikes in lava.spikes.items()}
-        lava_differ["logits"] = int(not np.array_equal(ours.logits.numpy(), lava.logits))
-        lava_wall = lava.seconds / lava.n_steps * (clip_steps + 1)   # one gap step per clip
-        print(f"Lava fixed_pt vs simulator, clip 0, {short.shape[1] * k} SNN steps: differing "
-              f"spikes (and logits) {lava_differ} of {lava_emitted} emitted; "
-              f"{lava.n_steps / lava.seconds:.1f} steps/s → {lava_wall:.1f} s wall per clip "
-              "(extrapolated per step)", flush=True)
+        runs = []
+        for ann_steps in (max(args.lava_ann_steps // 2, 1), args.lava_ann_steps):
+            short = x[:1, :min(ann_steps, n_ann)]
+            cpu_before = _cpu_seconds_with_children()
+            lava = run_on_lava(network, short)
+            cpu = _cpu_seconds_with_children() - cpu_before
+            ours = snn.simulate(network, short, record=True)
+            differ = {name: int((ours.spikes[name].numpy() != lava.spikes[name]).sum())
+                      for name in lava.spikes}
+            differ["logits"] = int(not np.array_equal(ours.logits.numpy(), lava.logits))
+            emitted = {name: int(spikes.sum()) for name, spikes in lava.spikes.items()}
+            print(f"Lava fixed_pt vs simulator, clip 0, {short.shape[1] * k} SNN steps: "
+                  f"differing spikes (and logits) {differ} of {emitted} emitted; "
+                  f"{lava.n_steps} steps in {lava.seconds:.2f} s wall (run only), "
+                  f"{cpu:.2f} s CPU (all processes, build and start-up included)", flush=True)
+            runs.append((lava.n_steps, lava.seconds, cpu))
+        (steps_a, _, cpu_a), (steps_b, wall_b, cpu_b) = runs
+        lava_wall = wall_b / steps_b * (clip_steps + 1)          # one gap step per clip
+        lava_cpu = (cpu_b - cpu_a) / (steps_b - steps_a) * (clip_steps + 1)
+        print(f"Lava fixed_pt: {steps_b / wall_b:.1f} steps/s wall → {lava_wall:.1f} s wall per "
+              f"clip; marginal CPU {1e3 * (cpu_b - cpu_a) / (steps_b - steps_a):.1f} ms per step "
+              f"(difference of the two runs: build and start-up cancel) → {lava_cpu:.1f} s CPU "
+              "per clip (extrapolated per step)", flush=True)
 
     settings = {"1 thread": 1, f"default policy ({DEFAULT_THREADS} thread"
                 f"{'s' if DEFAULT_THREADS > 1 else ''})": DEFAULT_THREADS}
@@ -197,12 +217,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  simulator, {label:24s} {n / wall:9.2f}   {n / cpu:9.2f}")
     print(f"  Brian2 (numpy)                       {1 / brian2_wall:9.4f}   {1 / brian2_cpu:9.4f}")
     if lava_wall is not None:
-        print(f"  Lava fixed_pt                        {1 / lava_wall:9.4f}        (n/a)")
+        print(f"  Lava fixed_pt                        {1 / lava_wall:9.4f}   {1 / lava_cpu:9.4f}")
     for label, (wall, cpu) in measured.items():
         line = (f"ratio simulator ({label}) / Brian2: {brian2_wall * n / wall:.0f}x wall, "
                 f"{brian2_cpu * n / cpu:.0f}x CPU")
         if lava_wall is not None:
-            line += f"; / Lava: {lava_wall * n / wall:.0f}x wall"
+            line += (f"; / Lava: {lava_wall * n / wall:.0f}x wall, "
+                     f"{lava_cpu * n / cpu:.0f}x CPU")
         print(line)
 
 

@@ -17,11 +17,13 @@
  * Why 32-bit integers are exact here (the caller, lprnn/snn/kernel.py, checks the premises):
  * - states stay in [−MAX, MAX] after every step, so |x| < 2^23 and, with |x| = h·2^12 + r,
  *   (|x|·m) >> 12 = h·m + ((r·m) >> 12) with h·m ≤ 2^23 and r·m < 2^24 (m = 4096 − d ≤ 4096);
- * - W · s over 0/1 spikes is bounded by the largest row sum of |W|, required < 2^31;
+ * - M · s over 0/1 spikes, M the 8-bit mantissas, is below 128 · n_in < 2^31 (n_in < 2^23);
  * - a is formed in 64 bits, then clipped to ±2^30: since |decay(i_in)| < 2^23, this does not
  *   change sat(decay(i_in) + a), and the sum fits 32 bits; |bias| < 2^30 is required too.
- * Spikes propagate as events: only the weight rows of the neurons that spiked are added
- * (weights arrive transposed, [n_in][n_out], as int16).
+ * Spikes propagate as events: only the weight rows of the neurons that spiked are added.
+ * Weights arrive transposed ([n_in][n_out]) as 8-bit mantissas m = w / 2^g, g the matrix's
+ * common power of two (1 for Lava's even 8-bit weights), with g added to the exponent by the
+ * caller: shift(2^g·S, e) = shift(S, e + g) exactly, for either sign of e.
  */
 #include <stdint.h>
 #include <string.h>
@@ -38,9 +40,9 @@
 
 typedef struct {
     int32_t n_in, n_out;
-    const int16_t *weights_t;     /* [n_in][n_out]; layer 0: graded input weights */
+    const int8_t *weights_t;      /* [n_in][n_out] mantissas; layer 0: graded input weights */
     int32_t weight_exp;
-    const int16_t *recurrent_t;   /* [n_out][n_out] or NULL */
+    const int8_t *recurrent_t;    /* [n_out][n_out] mantissas, or NULL */
     int32_t recurrent_exp;
     int32_t recurrent_delay;
     const int32_t *bias;          /* [n_out] */
@@ -113,19 +115,38 @@ static int32_t largest_magnitude(const int32_t *restrict x, int32_t n) {
     return peak;
 }
 
+/* The indices of the neurons that fired (fired[j] = −1), in order; returns their number. */
+static int32_t spiking(const int32_t *restrict fired, int32_t n, int32_t *restrict out) {
+    int32_t count = 0, j = 0;
+#if defined(__AVX2__)
+    for (; j + 8 <= n; j += 8) {   /* 8 neurons per test: most groups have no spike */
+        unsigned mask = (unsigned)_mm256_movemask_ps(
+            _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(fired + j))));
+        while (mask) {
+            out[count++] = j + __builtin_ctz(mask);
+            mask &= mask - 1;
+        }
+    }
+#endif
+    for (; j < n; j++) {
+        out[count] = j;
+        count -= fired[j];
+    }
+    return count;
+}
+
 /* acc += the rows of the neurons that spiked (events): the event-driven synaptic input. */
 __attribute__((noinline)) static void add_rows(int32_t *restrict acc,
-                                               const int16_t *restrict rows_t, int32_t n_out,
+                                               const int8_t *restrict rows_t, int32_t n_out,
                                                const int32_t *restrict events, int32_t n_events) {
     for (int32_t e = 0; e < n_events; e++) {
-        const int16_t *restrict row = rows_t + (int64_t)events[e] * n_out;
+        const int8_t *restrict row = rows_t + (int64_t)events[e] * n_out;
         int32_t j = 0;
 #if defined(__AVX2__)
-        /* gcc jams this loop nest into a scalar one; spell out the 16-wide widening add. */
+        /* gcc jams this loop nest into a scalar one; spell out the widening add. */
         for (; j + 16 <= n_out; j += 16) {
-            __m256i w = _mm256_loadu_si256((const __m256i *)(row + j));
-            __m256i low = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(w));
-            __m256i high = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(w, 1));
+            __m256i low = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j)));
+            __m256i high = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j + 8)));
             __m256i *a0 = (__m256i *)(acc + j), *a1 = (__m256i *)(acc + j + 8);
             _mm256_storeu_si256(a0, _mm256_add_epi32(_mm256_loadu_si256(a0), low));
             _mm256_storeu_si256(a1, _mm256_add_epi32(_mm256_loadu_si256(a1), high));
@@ -180,7 +201,7 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                         for (int32_t j = 0; j < n_out; j++) drive0[j] = 0;
                         for (int32_t f = 0; f < n_in0; f++) {
                             if (x[f] == 0) continue;
-                            const int16_t *row = L->weights_t + (int64_t)f * n_out;
+                            const int8_t *row = L->weights_t + (int64_t)f * n_out;
                             for (int32_t j = 0; j < n_out; j++) drive0[j] += (int64_t)x[f] * row[j];
                         }
                         for (int32_t j = 0; j < n_out; j++)
@@ -221,8 +242,7 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                 int32_t saturated = neuron_update(L, i_in, i_ip, v, i_fb, input, fired);
                 int32_t slot_now = n % ring, count = 0;
                 int32_t *now = events_l + slot_now * n_out;
-                for (int32_t j = 0; j < n_out; j++)
-                    if (fired[j]) now[count++] = j;
+                count = spiking(fired, n_out, now);
                 n_events[l * RING_MAX + slot_now] = count;
                 int64_t *counts = out->counts[l] + (int64_t)b * n_out;
                 for (int32_t e = 0; e < count; e++) counts[now[e]] += 1;

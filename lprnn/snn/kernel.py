@@ -2,8 +2,9 @@
 
 ``kernel.c`` (next to this file) runs the whole fixed-point network for a batch, one sample at
 a time: per SNN step and layer it adds only the weight rows of the neurons that spiked
-(events), then updates the four ΣΔ states of every neuron in one pass, in 32-bit integers
-(exact: see the comment at the top of ``kernel.c``). It computes exactly what the pure-torch
+(events; weights held as 8-bit mantissas times a power of two, as Loihi stores them), then
+updates the four ΣΔ states of every neuron in one pass, in 32-bit integers (exact: see the
+comment at the top of ``kernel.c``). It computes exactly what the pure-torch
 path of :mod:`lprnn.snn.simulator` computes; the tests check both against an independent
 NumPy oracle.
 
@@ -37,7 +38,7 @@ SOURCE = Path(__file__).with_name("kernel.c")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
 MAX_LAYERS = 16          # outputs_t in kernel.c
 RING_MAX = 66            # recurrent_delay + 2 ≤ RING_MAX in kernel.c
-INT32_LIMIT = 2 ** 31
+MAX_INPUTS = 2 ** 23    # 128 · n_inputs < 2**31: W · s fits the kernel's int32 sums
 DRIVE_LIMIT = 2 ** 30    # |bias| must stay below (kernel.c clips the synaptic input there)
 
 
@@ -119,6 +120,19 @@ def load() -> ctypes.CDLL:
     return kernel
 
 
+def mantissas(weights: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(m, g) with weights = m · 2**g, m int8 and g the largest such power; None if no g fits."""
+    w = np.asarray(weights, dtype=np.int64)
+    nonzero = w[w != 0]
+    if nonzero.size == 0:
+        return w.astype(np.int8), 0
+    g = int(np.min(nonzero & -nonzero)).bit_length() - 1   # the lowest set bit of all
+    m = w >> g
+    if m.min() < np.iinfo(np.int8).min or m.max() > np.iinfo(np.int8).max:
+        return None
+    return m.astype(np.int8), g
+
+
 def unsupported(network: LoihiNetwork) -> str | None:
     """Why ``network`` is outside what the kernel computes exactly (None: it is inside)."""
     if len(network.layers) > MAX_LAYERS:
@@ -127,12 +141,12 @@ def unsupported(network: LoihiNetwork) -> str | None:
         matrices = [("weights", layer.weights)]
         if layer.recurrent_weights is not None:
             matrices.append(("recurrent_weights", layer.recurrent_weights))
+        if layer.n_inputs >= MAX_INPUTS:
+            return f"layer {layer.name}: {layer.n_inputs} inputs, at most {MAX_INPUTS - 1}"
         for name, matrix in matrices:
-            w = np.asarray(matrix, dtype=np.int64)
-            if w.size and np.abs(w).max() > np.iinfo(np.int16).max:
-                return f"layer {layer.name}: {name} exceed 16 bits"
-            if w.size and np.abs(w).sum(axis=1).max() >= INT32_LIMIT:
-                return f"layer {layer.name}: a row sum of |{name}| reaches 2**31"
+            if mantissas(matrix) is None:
+                return (f"layer {layer.name}: {name} are not 8-bit mantissas times a power "
+                        "of two")
         if layer.recurrent_delay + 2 > RING_MAX:
             return f"layer {layer.name}: recurrent_delay {layer.recurrent_delay} > {RING_MAX - 2}"
         if np.abs(layer.bias).max(initial=0) >= DRIVE_LIMIT:
@@ -168,11 +182,13 @@ def simulate_batch(network: LoihiNetwork, x_int: np.ndarray, *, record: bool,
     for s, layer in zip(structs, layers):
         p = layer.neuron
         s.n_in, s.n_out = layer.n_inputs, layer.n_neurons
-        s.weights_t = pointer(np.ascontiguousarray(np.asarray(layer.weights).T, dtype=np.int16))
-        s.weight_exp = layer.weight_exp
-        s.recurrent_t = pointer(None if layer.recurrent_weights is None else np.ascontiguousarray(
-            np.asarray(layer.recurrent_weights).T, dtype=np.int16))
-        s.recurrent_exp, s.recurrent_delay = layer.recurrent_weight_exp, layer.recurrent_delay
+        m, g = mantissas(layer.weights)
+        s.weights_t, s.weight_exp = pointer(np.ascontiguousarray(m.T)), layer.weight_exp + g
+        if layer.recurrent_weights is not None:
+            m, g = mantissas(layer.recurrent_weights)
+            s.recurrent_t = pointer(np.ascontiguousarray(m.T))
+            s.recurrent_exp = layer.recurrent_weight_exp + g
+        s.recurrent_delay = layer.recurrent_delay
         s.bias = pointer(np.ascontiguousarray(layer.bias, dtype=np.int32))
         unity = hardware.DECAY_UNITY
         s.decay_in, s.decay_ip = unity - p.decay_in, unity - p.decay_ip

@@ -20,7 +20,10 @@ float32 is exact as long as every partial sum stays below 2**24; :func:`simulate
 bound (the largest row sum of |W|) per connection and falls back to float64 (exact below
 2**53) where it does not hold. The graded input drive ``W_0 · x_int`` is computed once per ANN
 step in float64 with the same check. Everything else is int64 arithmetic in
-:func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`.
+:func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`. That is the pure-torch path (any
+device); on the CPU the default is the fused, event-driven C kernel of
+:mod:`lprnn.snn.kernel`, which computes the same integers (about 10× faster; tests check both
+against an independent NumPy oracle).
 
 Counts returned per sample: spikes per neuron over the whole run, and synaptic operations =
 Σ over emitted spikes of the neuron's fan-out (its non-zero outgoing synapses: to the next

@@ -22,7 +22,7 @@ bound (the largest row sum of |W|) per connection and falls back to float64 (exa
 step in float64 with the same check. Everything else is int64 arithmetic in
 :func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`. That is the pure-torch path (any
 device); on the CPU the default is the fused, event-driven C kernel of
-:mod:`lprnn.snn.kernel`, which computes the same integers (about 10× faster; tests check both
+:mod:`lprnn.snn.kernel`, which computes the same integers, faster (tests check both
 against an independent NumPy oracle).
 
 Counts returned per sample: spikes per neuron over the whole run, and synaptic operations =

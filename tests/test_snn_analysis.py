@@ -189,3 +189,16 @@ def test_trained_network_maps_with_high_agreement_on_held_out_data():
     row = rows[(rows.model == "lpRNN, SNN timing, k=10") & (rows.metric == "agreement")].iloc[0]
     assert row.ci_low < row.value <= row.ci_high and row.n_clips == 200
     assert set(rows.metric) >= {"agreement_below_median_margin", "disagreements_timing"}
+
+
+def test_readout_window_shift_extends_the_run_with_the_last_frame_held():
+    model = _model(scale=1.0)
+    network = map_network(with_timing(model, "snn", 4), 4)
+    x = torch.randn(3, 6, 4)
+    shifted = analysis.rate_model(network, x, window_shift=4, record=True)
+    held_longer = analysis.rate_model(network, torch.cat([x, x[:, -1:]], 1), record=True)
+    # the shifted run is the first 6·4 + 4 steps of the run on the input with one more frame
+    for name, trace in shifted.decoded.items():
+        torch.testing.assert_close(trace, held_longer.decoded[name][:, :28])
+    with pytest.raises(ValueError, match="window_shift"):
+        analysis.rate_model(network, x, window_shift=-1)

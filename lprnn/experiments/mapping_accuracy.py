@@ -114,9 +114,11 @@ def summary_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def lag_table(model: LpRNNClassifier, network: LoihiNetwork, x: Tensor) -> pd.DataFrame:
     """Per layer, the lag (SNN and ANN steps) of the SNN's decoded trace behind the ANN's
-    (:func:`lprnn.snn.analysis.layer_lags`), for the spiking network and for its rate model;
-    columns prefixed ``snn_`` and ``rate_``."""
-    traces = model.eval().trace(x)
+    (:func:`lprnn.snn.analysis.layer_lags`; an SNN-timed ANN is compared at every SNN step),
+    for the spiking network and for its rate model; columns prefixed ``snn_`` and ``rate_``."""
+    model.eval()
+    with torch.no_grad():
+        traces = model.substep_trace(x) if model.config.timing == "snn" else model.trace(x)
     spiking = analysis.decoded_at_snn_steps(network, simulate(network, x, record=True))
     rate = analysis.rate_model(network, x, record=True).decoded
     k = network.steps_per_ann_step

@@ -79,10 +79,11 @@ def rate_model(network: LoihiNetwork, x: Tensor, *, window_shift: int = 0, recor
                batch_size: int = 64) -> RateResult:
     """The noise-free rate model of ``network`` on x [B, T, F] (module docstring).
 
-    ``window_shift`` moves the readout window ``window_shift`` SNN steps later (it must stay
-    within the run): the window is ``[window_start(T) + shift, T·k)`` shortened at the start,
-    and its length ``N_w`` counts the bias accordingly. ``record`` keeps the per-step decoded
-    values and rates (B·T·k·Σn float64 values each).
+    ``window_shift`` ≥ 0 moves the readout window that many SNN steps later: the run is
+    extended by as many steps with the last input frame held, and the window is
+    ``[window_start(T) + shift, T·k + shift)`` (same length; the traces then have
+    ``T·k + shift`` steps). ``record`` keeps the per-step decoded values and rates
+    (B·(T·k + shift)·Σn float64 values each).
     """
     chunks = [_rate_batch(network, x[i:i + batch_size], window_shift, record)
               for i in range(0, x.shape[0], batch_size)]
@@ -102,13 +103,13 @@ def _rate_batch(network: LoihiNetwork, x: Tensor, window_shift: int, record: boo
     k = network.steps_per_ann_step
     x_int = encode_input(network, x).double()
     batch, n_ann, _ = x_int.shape
-    n_steps = n_ann * k
+    if isinstance(window_shift, bool) or not isinstance(window_shift, int) or window_shift < 0:
+        raise ValueError(f"window_shift={window_shift!r}: expected an integer ≥ 0 (SNN steps)")
+    n_steps = n_ann * k + window_shift
     window = network.window_start(n_ann) + window_shift
-    if not 0 <= window < n_steps:
-        raise ValueError(f"window_shift={window_shift}: the readout window would start at SNN "
-                         f"step {window}, expected within [0, {n_steps})")
+    frames = (torch.arange(1, n_steps) - 1).div(k, rounding_mode="floor").clamp_max(n_ann - 1)
     held = torch.zeros(batch, n_steps, x_int.shape[-1], dtype=torch.float64)
-    held[:, 1:] = x_int.repeat_interleave(k, dim=1)[:, :-1]      # x_int[(n − 1) // k], n ≥ 1
+    held[:, 1:] = x_int[:, frames]              # x_int[(n − 1) // k] for n ≥ 1, then the last
     presynaptic = held
     decoded, rates, saturated, at_ceiling = {}, {}, {}, {}
     for index, layer in enumerate(network.layers):
@@ -187,20 +188,23 @@ def layer_lags(ann_traces: dict[str, Tensor], decoded: dict[str, Tensor],
                steps_per_ann_step: int, max_lag_ann_steps: float = 3.0) -> pd.DataFrame:
     """Per layer, the shift L (SNN steps) that best aligns the decoded trace with the ANN's.
 
-    ``ann_traces`` [B, T, n] (``model.trace``), ``decoded`` [B, T·k, n] at SNN resolution
-    (:func:`rate_model` or :func:`decoded_at_snn_steps`). The ANN's h_t is the state at the
-    end of ANN step t, compared with the decoded value after SNN step ``(t + 1)·k − 1 + L``;
-    L minimizes the mean squared difference over L in [0, max_lag·k]. Columns: lag (SNN
-    steps), lag_ann_steps (L/k), rms_at_lag and rms_at_zero (ANN units), correlation at the lag.
+    ``decoded`` [B, T·k, n] at SNN resolution (:func:`rate_model` or
+    :func:`decoded_at_snn_steps`). ``ann_traces`` [B, T, n] (``model.trace`` of the lpRNN): its
+    h_t is the state at the end of ANN step t, compared with the decoded value after SNN step
+    ``(t + 1)·k − 1 + L``; or [B, T·k, n] (``substep_trace`` of an SNN-timed lpRNN), compared
+    step for step with the decoded value L steps later. L minimizes the mean squared
+    difference over L in [0, max_lag·k]. Columns: lag (SNN steps), lag_ann_steps (L/k),
+    rms_at_lag and rms_at_zero (ANN units), correlation at the lag.
     """
     k = steps_per_ann_step
     rows = []
     for name, trace in decoded.items():
         ann = ann_traces[name].double()
         n_ann = ann.shape[1]
+        stride, offset = (1, 0) if n_ann == trace.shape[1] else (k, k - 1)
         best = None
         for lag in range(0, int(max_lag_ann_steps * k) + 1):
-            steps = torch.arange(n_ann) * k + k - 1 + lag
+            steps = torch.arange(n_ann) * stride + offset + lag
             valid = steps < trace.shape[1]
             snn = trace[:, steps[valid]]
             rms = float(((snn - ann[:, valid]) ** 2).mean().sqrt())

@@ -189,6 +189,9 @@ def test_trained_network_maps_with_high_agreement_on_held_out_data():
     row = rows[(rows.model == "lpRNN, SNN timing, k=10") & (rows.metric == "agreement")].iloc[0]
     assert row.ci_low < row.value <= row.ci_high and row.n_clips == 200
     assert set(rows.metric) >= {"agreement_below_median_margin", "disagreements_timing"}
+    records = mapping_accuracy.as_result_rows(rows, experiment="mapping", notebook="03.ipynb")
+    assert len(records) == len(rows) and all(r["notebook"] == "03.ipynb" for r in records)
+    assert {"ci_low", "ci_high"} <= set(records[list(rows.metric).index("agreement")])
 
 
 def test_readout_window_shift_extends_the_run_with_the_last_frame_held():

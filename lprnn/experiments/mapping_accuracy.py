@@ -146,3 +146,23 @@ def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
             rows += [dict(dataset=dataset, model=f"{label}, k={k}", k=k, **row)
                      for row in summary_rows(table)]
     return pd.DataFrame(rows)
+
+
+def as_result_rows(frame: pd.DataFrame, *, experiment: str, notebook: str,
+                   seeds: str | int | None = None, run_size: str | None = None) -> list[dict]:
+    """Rows of :func:`run` as dicts for :func:`lprnn.results.record` (blank intervals left out)."""
+    records = []
+    for row in frame.itertuples(index=False):
+        record = dict(experiment=experiment, dataset=row.dataset, model=row.model,
+                      metric=row.metric, value=float(row.value), n_clips=int(row.n_clips),
+                      notebook=notebook)
+        for name in ("ci_low", "ci_high"):
+            value = getattr(row, name, float("nan"))
+            if value == value:   # not NaN
+                record[name] = float(value)
+        if seeds is not None:
+            record["seeds"] = seeds
+        if run_size is not None:
+            record["run_size"] = run_size
+        records.append(record)
+    return records

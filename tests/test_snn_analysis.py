@@ -103,17 +103,20 @@ def test_timed_model_maps_only_at_its_own_timing():
         ModelConfig(timing="fast")
 
 
-def test_rate_model_matches_the_spiking_network_at_fine_resolution():
-    """At large k the ΣΔ code is fine and the SNN's decoded traces approach the rate model's."""
-    model = _model(scale=1.0)
+def test_rate_model_matches_the_spiking_network_within_a_fraction_of_a_step():
+    """The SNN's decoded traces follow the rate model's within a fraction of one ΣΔ
+    quantization step a_max·d_fb/4096 (the code's resolution) on average."""
+    model = _model()
     k = 20
     network = map_network(with_timing(model, "snn", k), k)
-    x = torch.randn(4, 8, 4)
+    torch.manual_seed(0)
+    x = 2 * torch.randn(4, 8, 4)
     rate = analysis.rate_model(network, x, record=True).decoded
     snn = analysis.decoded_at_snn_steps(network, simulate(network, x, record=True))
+    step = A_MAX * network.layers[0].neuron.decay_fb / 4096
     for name in rate:
-        error = float((rate[name] - snn[name]).abs().mean())
-        assert error < 0.05 * A_MAX * 4096 / network.layers[0].neuron.decay_fb / k, name
+        assert float(rate[name].mean()) > step, name          # the layer is active
+        assert float((rate[name] - snn[name]).abs().mean()) < 0.3 * step, name
 
 
 def test_layer_lags_find_a_known_shift():

@@ -4,7 +4,6 @@ exact state bounds of the mapper, and an end-to-end mapping-accuracy check."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 

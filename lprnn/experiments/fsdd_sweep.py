@@ -30,6 +30,8 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "float_pretrain": dict(train=dict(float_epochs=10)),
     "lottery": dict(train=dict(lottery_rounds=1)),
     "longer": dict(train=dict(epochs=40)),
+    "lr3e-3": dict(train=dict(lr=3e-3)),
+    "batch32": dict(train=dict(batch_size=32)),
 }
 WEIGHTS = {"float": None, "3-bit": 3}
 

@@ -64,6 +64,7 @@ GSC_N_MELS = 40
 
 _AMPLITUDE_FLOOR = 1e-10
 _NORM_EPS = 1e-10
+_BAND_NORM_EPS = 1e-5  # a band constant over the clip (e.g. at the floor) stays 0
 
 
 @functools.cache
@@ -230,6 +231,21 @@ def authors_logmel(waveforms: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"waveforms shape {tuple(waveforms.shape)}: expected [clips, samples]")
     return torch.cat([authors_batch_logmel(waveforms[batch.start:batch.stop])
                       for batch in authors_batches(waveforms.shape[0])])
+
+
+def band_normalize(features: torch.Tensor) -> torch.Tensor:
+    """Each band of each clip z-normalized over its frames (per-utterance mean and variance
+    normalization, as in speech recognition): for ``features [..., T, F]``,
+
+        X'[t, f] = (X[t, f] − mean_t X[·, f]) / (std_t X[·, f] + 1e-5)
+
+    removes a clip's spectral envelope (the channel, and part of the speaker's timbre).
+    """
+    if features.dim() < 2:
+        raise ValueError(f"features shape {tuple(features.shape)}: expected [..., T, F]")
+    mean = features.mean(dim=-2, keepdim=True)
+    std = features.std(dim=-2, keepdim=True)
+    return (features - mean) / (std + _BAND_NORM_EPS)
 
 
 def gsc_fbank(waveform: torch.Tensor, sample_rate: int = GSC_SAMPLE_RATE) -> torch.Tensor:

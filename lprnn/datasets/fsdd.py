@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from lprnn import config
-from lprnn.datasets import SequenceDataset, audio
+from lprnn.datasets import SequenceDataset, audio, frontend
 from lprnn.datasets.cache import cached_features
 from lprnn.datasets.hd import HD_CLASSES
 
@@ -66,7 +66,8 @@ SPLITS = ("train", "val", "test")
 PROTOCOLS = ("official", "speakers")
 LABEL_CONVENTIONS = ("digits", "hd")
 FRONTENDS = audio.FRONTENDS
-OPTIONS = ("protocol", "test_speakers", "val_speakers", "fold", "labels", "frontend")
+OPTIONS = ("protocol", "test_speakers", "val_speakers", "fold", "labels", "frontend",
+           "band_norm")
 DIGIT_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 OFFICIAL_TEST_INDICES = range(0, 5)
 OFFICIAL_VAL_INDICES = range(5, 10)
@@ -355,10 +356,14 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
     ``download=True`` fetches the pinned release when it is missing. Options: ``protocol``
     ("official" or "speakers"), ``test_speakers``/``val_speakers`` (names) or ``fold`` (int)
     for "speakers", ``labels`` ("digits" or "hd"), ``frontend`` ("hd", "authors" or
-    "narrowband").
+    "narrowband"), ``band_norm`` (bool: also z-normalize each band over the clip's frames,
+    :func:`lprnn.datasets.frontend.band_normalize`; applied to the cached features).
     ``quick`` keeps at most :data:`QUICK_CLIPS` clips per split (smoke runs).
     """
     labels, front_end = _check_options(dict(options))
+    band_norm = options.get("band_norm", False)
+    if not isinstance(band_norm, bool):
+        raise TypeError(f"band_norm {band_norm!r}: expected True or False")
     explicit = root is not None
     root = resolve_root(root)
     if not _has_recordings(root):
@@ -367,7 +372,7 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
             raise _missing_data_error(root, f"no recordings/ folder in {searched}")
         download_fsdd(root, progress=progress)
     selection = select(root, split, **{k: v for k, v in options.items()
-                                       if k not in ("labels", "frontend")})
+                                       if k not in ("labels", "frontend", "band_norm")})
     clips = _quick_subset(selection.clips) if quick else selection.clips
     paths = [root / "recordings" / clip.name for clip in clips]
     length = audio.target_length([root / "recordings" / c.name for c in selection.train_clips],
@@ -375,5 +380,8 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
     key = dict(split=split, **selection.protocol, **audio.feature_key(paths, length, front_end))
     tensors = cached_features("fsdd", key, lambda: dict(features=audio.featurize(
         paths, length, front_end, expected_rate=FSDD_SAMPLE_RATE, progress=progress)))
+    features = tensors["features"]
+    if band_norm:
+        features = frontend.band_normalize(features)
     classes = list(HD_CLASSES) if labels == "hd" else list(DIGIT_CLASSES)
-    return SequenceDataset(tensors["features"], labels_of(clips, labels), classes, "fsdd")
+    return SequenceDataset(features, labels_of(clips, labels), classes, "fsdd")

@@ -32,6 +32,7 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "longer": dict(train=dict(epochs=40)),
     "lr3e-3": dict(train=dict(lr=3e-3)),
     "batch32": dict(train=dict(batch_size=32)),
+    "band_norm": dict(dataset_options=dict(band_norm=True)),
 }
 WEIGHTS = {"float": None, "3-bit": 3}
 

@@ -127,9 +127,9 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
 def hd_logmel(waveform: torch.Tensor, sample_rate: int = HD_SAMPLE_RATE) -> torch.Tensor:
     """HD log-mel features of ``waveform [..., samples]``: ``[..., T, 80]`` float32.
 
-    Audio at another ``sample_rate`` is first resampled to 48 kHz (:func:`resample`). ``T = samples_48k // 256``;
-    clips shorter than one FFT window (1024 samples at 48 kHz) are rejected. See the module
-    docstring for the equations.
+    Audio at another ``sample_rate`` is first resampled to 48 kHz (:func:`resample`).
+    ``T = samples_48k // 256``; clips shorter than one FFT window (1024 samples at 48 kHz) are
+    rejected. See the module docstring for the equations.
     """
     _check_waveform(waveform, sample_rate)
     if waveform.dim() == 0:
@@ -172,8 +172,8 @@ def narrowband_logmel(waveform: torch.Tensor,
 
 
 def _hd_decibels(waveform: torch.Tensor, narrowband: bool = False) -> torch.Tensor:
-    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``: ``[N, 80, frames]``
-    (HD's STFT and filters, or the narrow-band ones)."""
+    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``:
+    ``[N, 80, frames]`` (HD's STFT and filters, or the narrow-band ones)."""
     if narrowband:
         stft = torch.stft(waveform, n_fft=NARROWBAND_N_FFT, hop_length=NARROWBAND_HOP_LENGTH,
                           win_length=NARROWBAND_WIN_LENGTH, window=_narrowband_window(),

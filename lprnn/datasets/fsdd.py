@@ -24,17 +24,20 @@ Labels (option ``labels``): ``"digits"`` (default) gives 10 classes ``label = di
 that a network trained on HD (the authors' checkpoint) can be evaluated on FSDD.
 
 Features (option ``frontend``, see :mod:`lprnn.datasets.frontend`): every clip is resampled
-to the front end's rate (48 kHz for HD shapes), cut or left-padded to ``L``, the 90th percentile of the protocol's training clips'
-lengths, keeping the end of the clip (as HD), then
+to the front end's rate (48 kHz for the HD shapes), cut or left-padded to ``L`` samples, the
+90th percentile of the protocol's training clips' lengths, keeping the end of the clip (as
+HD), then
 
-- ``"hd"`` (default): HD log-mel (80 bands, ``L // 256`` frames, about 113);
+- ``"hd"`` (default): HD log-mel (80 bands, ``L // 256`` frames, about 110);
 - ``"authors"``: the authors' HD recipe, batch-wise dB reference and −79 dB floor
   (:func:`lprnn.datasets.frontend.authors_logmel`), batches in file-name order;
-- ``"narrowband"``: log-mel matched to 8 kHz (80 bands over 0–4 kHz, about 112 frames;
+- ``"narrowband"``: log-mel matched to 8 kHz (80 bands over 0–4 kHz, ``L // 43`` frames;
   :func:`lprnn.datasets.frontend.narrowband_logmel`), without resampling.
 
-Features are cached on disk (:mod:`lprnn.datasets.cache`) under a key holding the split's
-files, ``L`` and every front-end parameter.
+Option ``band_norm=True`` also z-normalizes each band of each clip over its frames
+(:func:`lprnn.datasets.frontend.band_normalize`). Features are cached on disk
+(:mod:`lprnn.datasets.cache`) under a key holding the split's files, ``L`` and every
+front-end parameter.
 """
 
 from __future__ import annotations
@@ -146,7 +149,7 @@ def _sha256(path: Path) -> str:
 
 
 def verify_recordings(folder: Path, manifest: dict[str, str] | None = None) -> None:
-    """Check that ``folder`` holds every file of ``manifest`` with its sha256 (ValueError if not)."""
+    """Check that ``folder`` holds every file of ``manifest`` with its sha256 (else ValueError)."""
     manifest = read_manifest() if manifest is None else manifest
     missing = sorted(name for name in manifest if not (folder / name).is_file())
     if missing:

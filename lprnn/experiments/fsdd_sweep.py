@@ -23,8 +23,8 @@ from lprnn.ann.train import load_or_train
 
 # The FSDD recipes' defaults are this sweep's winner on the validation speaker ("longer": 30
 # epochs); "authors" is the authors' HD settings for 20 epochs (as the digits recipe) and
-# every other candidate changes one thing of "authors". Values: keyword arguments of
-# Recipe.with_overrides.
+# every other candidate changes one thing of "authors" (epoch counts are meant for the default
+# size). Values: keyword arguments of Recipe.with_overrides.
 _AUTHORS = dict(epochs=20)
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "recipe": {},

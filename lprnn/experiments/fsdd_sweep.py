@@ -30,6 +30,7 @@ CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "recipe": {},
     "authors": dict(train=dict(_AUTHORS)),
     "longer": dict(train=dict(_AUTHORS, epochs=30)),
+    "epochs50": dict(train=dict(_AUTHORS, epochs=50)),
     "float_pretrain": dict(train=dict(_AUTHORS, float_epochs=10)),
     "lr3e-3": dict(train=dict(_AUTHORS, lr=3e-3)),
     "batch32": dict(train=dict(_AUTHORS, batch_size=32)),

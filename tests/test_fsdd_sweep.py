@@ -15,7 +15,7 @@ def test_candidate_recipes_change_only_what_they_name():
                                               "float", 0)
     assert float_model.model == dict(base.model, weight_frac_bits=None)
     assert float_model.dataset_options == dict(protocol="speakers", frontend="narrowband")
-    assert float_model.train == dict(base.train, epochs=20)
+    assert float_model.train == dict(base.train, epochs=20, float_epochs=0)
     seeded = fsdd_sweep.candidate_recipe(base, {}, "3-bit", 2)
     assert seeded.train == dict(base.train, seed=2) and seeded.model == base.model
     assert fsdd_sweep.candidate_recipe(base, {}, "3-bit", 0) == base

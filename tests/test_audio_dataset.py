@@ -174,7 +174,7 @@ def test_cli_dataset_options_reach_the_loader(tmp_path, capsys, monkeypatch):
         return original(split, **options)
 
     monkeypatch.setitem(LOADERS, "fsdd", spy)
-    from test_fsdd import _write_release
+    from tests.test_fsdd import _write_release
 
     root = _write_release(tmp_path / "release")
     assert main(["train", "--recipe", "fsdd_speakers", "--size", "quick", "--device", "cpu",

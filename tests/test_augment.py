@@ -10,7 +10,7 @@ import torch
 from lprnn.ann.augment import FeatureAugmentation, warp_frequency
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.ann.train import FLOAT_ROUND, TrainConfig, train
-from test_train import CONFIG, FAST, toy_dataset
+from tests.test_train import CONFIG, FAST, toy_dataset
 
 
 def test_frequency_warp_moves_bands_by_one_factor_per_sequence():

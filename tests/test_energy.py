@@ -169,6 +169,9 @@ def test_reconciliation_rows_per_coding_and_chip():
     loihi = table.set_index(["input_coding", "chip"]).loc[("graded", energy.LOIHI1.label)]
     assert loihi["snn_neuron_uJ"] == pytest.approx(240 * 81e-12 * 1e6)
     assert "Loihi 1 figures" in energy.LOIHI2.label
+    product = table["mac_per_synaptic_op_energy"] * table["macs_per_synaptic_op"] * table["synaptic_share"]
+    np.testing.assert_allclose(product, table["ratio_m4_dense"], rtol=1e-12)
+    assert row["macs_per_synaptic_op"] == pytest.approx(260 / 100)
 
 
 def test_layer_energy_adds_up_to_the_activity():

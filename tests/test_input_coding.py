@@ -17,8 +17,12 @@ from lprnn.snn.mapper import map_network
 
 def _model(n_inputs: int = 6, ff: int = 8, rnn: int = 5) -> LpRNNClassifier:
     torch.manual_seed(0)
-    return LpRNNClassifier(ModelConfig(n_inputs=n_inputs, ff_size=ff, rnn_sizes=(rnn,),
-                                       n_classes=3)).eval()
+    model = LpRNNClassifier(ModelConfig(n_inputs=n_inputs, ff_size=ff, rnn_sizes=(rnn,),
+                                        n_classes=3)).eval()
+    with torch.no_grad():   # non-zero biases (the init's are zero), so that they are tested
+        for layer in model.quantized_layers().values():
+            layer.bias.uniform_(-0.5, 0.5)
+    return model
 
 
 def _held_inputs(batch: int = 4, steps: int = 25, n_inputs: int = 6) -> torch.Tensor:
@@ -83,8 +87,28 @@ def test_refusals_name_the_value():
         sigma_delta_input(network, input_bound=-1.0)
     with pytest.raises(InputCodingError, match="feedback_time_constant=0"):
         sigma_delta_input(network, input_bound=3.0, feedback_time_constant=0)
-    with pytest.raises(InputCodingError, match="8-bit mantissas"):
+    with pytest.raises(InputCodingError, match="feedback weight"):
         sigma_delta_input(network, input_bound=1e6)
+
+
+def test_first_layer_scaled_down_when_a_spike_outweighs_the_weights():
+    # k = 2 with τ_fb = 1 ANN step: one encoder spike is 39 % of x_max, more input than
+    # r·2^e can carry, so the first layer's states are divided by 2^shift; it must still
+    # decode the ANN's first-layer state (independent side) within twice the graded input's
+    # error (the code is coarse: a quantization step of 1.2 input units).
+    model, x = _model(), _held_inputs()
+    network = map_network(model, steps_per_ann_step=2, calibration=x)
+    encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)
+    shift = encoded.metadata["input_coding"]["first_layer_state_shift"]
+    assert shift >= 1
+    before, after = network.layers[0], encoded.layers[1]
+    assert after.state_scale == before.state_scale / 2 ** shift
+    assert after.neuron.feedback_weight == round(before.neuron.feedback_weight / 2 ** shift)
+    np.testing.assert_allclose(after.bias, before.bias / 2 ** shift, atol=2 ** after.bias_exp)
+    target = model.trace(x)["lpff"][:, 15:]
+    graded = simulate(network, x, record=True).decoded["lpff"][:, 15:]
+    decoded = simulate(encoded, x, record=True).decoded["lpff"][:, 15:]
+    assert float((decoded - target).abs().mean()) < 2 * float((graded - target).abs().mean())
 
 
 @pytest.mark.lava

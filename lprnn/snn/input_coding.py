@@ -32,7 +32,10 @@ which equals the original ``(W₀ · x_int) << e₀ = 2^e₀ · s₀ · W₀ · 
 
 The smallest ``r · 2^e`` (``|r·W₀|`` within the 8-bit mantissa range) that puts ``x_max`` at or
 above ``input_bound`` is used, so the first layer's bias, scales, w_fb and clamp stay exactly
-as mapped. ``|w_fb|`` is chosen so that the encoder's largest state is 2^21 (two bits of
+as mapped. When even the largest ``r · 2^e`` is too small (an encoder spike is worth more
+input than the weights can carry: few SNN steps, a short τ_fb), the first layer's states are
+scaled down by the power of two ``2^shift`` that makes it fit (its bias, w_fb, θ, clamp and
+state scale divided and rounded; ``s₀`` above becomes ``s₀ / 2^shift``). ``|w_fb|`` is chosen so that the encoder's largest state is 2^21 (two bits of
 headroom), and ``s_in`` (the new ``input_scale``) follows from the ceiling equation. Inputs
 beyond ±x_max are clipped by the encoder (``drive_max``): pass the largest |x| expected.
 
@@ -57,6 +60,9 @@ ENCODER_NAME = "input_sd"
 ENCODER_WEIGHT = 2
 # Largest encoder state, log2: two bits below 24-bit saturation.
 ENCODER_STATE_BITS = hardware.STATE_BITS - 3
+# Smallest |w_fb| left to a first layer scaled down for the encoder (its quantization step in
+# state units: below this the rounding of w_fb, θ and the bias becomes visible).
+MIN_FEEDBACK = 2 ** 6
 
 
 class InputCodingError(ValueError):
@@ -77,25 +83,47 @@ def encoder_decay(feedback_time_constant: float, steps_per_ann_step: int) -> int
     return decay
 
 
-def _first_layer_multiplier(first: LoihiLayer, target: float) -> tuple[int, int]:
-    """Smallest r·2^e ≥ target with r ≥ 1, e in [0, WEIGHT_EXP_MAX] and r·W₀ in Lava's range."""
+def _largest_multiplier(first: LoihiLayer) -> int:
+    """Largest r with every r·W₀ in Lava's weight range."""
     w = first.weights.astype(np.int64)
     r_max = hardware.WEIGHT_MAX
     if w.max(initial=0) > 0:
         r_max = min(r_max, hardware.WEIGHT_MAX // int(w.max()))
     if w.min(initial=0) < 0:
         r_max = min(r_max, hardware.WEIGHT_MIN // int(w.min()))
+    return r_max
+
+
+def _first_layer_multiplier(r_max: int, target: float) -> tuple[int, int]:
+    """Smallest r·2^e ≥ target with 1 ≤ r ≤ r_max and e in [0, WEIGHT_EXP_MAX]."""
     best = None
     for e in range(0, hardware.WEIGHT_EXP_MAX + 1):
         r = max(1, math.ceil(target / 2 ** e))
         if r <= r_max and (best is None or r * 2 ** e < best[0] * 2 ** best[1]):
             best = (r, e)
-    if best is None:
-        raise InputCodingError(
-            f"layer {first.name}: the encoder needs a first-layer gain r·2^e ≥ {target:.4g}, "
-            f"beyond the largest r·2^e = {r_max}·2^{hardware.WEIGHT_EXP_MAX} its 8-bit "
-            "mantissas allow; use a larger feedback_time_constant or a smaller input_bound")
+    assert best is not None, "caller keeps target ≤ r_max · 2^WEIGHT_EXP_MAX"
     return best
+
+
+def _scaled_down(layer: LoihiLayer, shift: int) -> LoihiLayer:
+    """The layer with its states 2^shift times smaller: bias, w_fb, θ, drive ceiling and state
+    scale divided by 2^shift (rounded); its spikes, which are all later layers see, keep their
+    meaning."""
+    if shift == 0:
+        return layer
+    bias = np.round(layer.bias.astype(np.float64) / 2 ** shift)
+    exp = 0
+    while np.abs(bias / 2 ** exp).max(initial=0) > hardware.BIAS_MANTISSA_MAX:
+        exp += 1
+    neuron = layer.neuron
+    feedback = -max(1, round(-neuron.feedback_weight / 2 ** shift))
+    return replace(
+        layer, bias_mantissa=np.round(bias / 2 ** exp).astype(np.int32), bias_exp=exp,
+        state_scale=layer.state_scale / 2 ** shift,
+        neuron=replace(neuron, feedback_weight=feedback,
+                       threshold=round(neuron.threshold / 2 ** shift),
+                       drive_max=(None if neuron.drive_max is None
+                                  else max(1, round(neuron.drive_max / 2 ** shift)))))
 
 
 def sigma_delta_input(network: LoihiNetwork, *, input_bound: float,
@@ -119,8 +147,20 @@ def sigma_delta_input(network: LoihiNetwork, *, input_bound: float,
         raise InputCodingError(f"layer {first.name}: decay_in={first.neuron.decay_in}, expected "
                                f"{hardware.DECAY_UNITY} (a first layer fed with the graded input)")
     d_fb = encoder_decay(feedback_time_constant, k)
-    base_gain = 2.0 ** first.weight_exp * network.input_scale           # 2^e₀ · s₀
-    r, e = _first_layer_multiplier(first, input_bound * base_gain * d_fb / hardware.DECAY_UNITY)
+    r_max = _largest_multiplier(first)
+    target = (input_bound * 2.0 ** first.weight_exp * network.input_scale * d_fb
+              / hardware.DECAY_UNITY)
+    # A spike worth more input than the weights can carry: scale the first layer's states down.
+    shift = max(0, math.ceil(math.log2(target / (r_max * 2 ** hardware.WEIGHT_EXP_MAX))))
+    first = _scaled_down(first, shift)
+    if -first.neuron.feedback_weight < MIN_FEEDBACK:
+        raise InputCodingError(
+            f"layer {first.name}: input_bound={input_bound} at τ_fb={feedback_time_constant} "
+            f"ANN steps needs the first layer's states 2^{shift} times smaller, leaving a "
+            f"feedback weight {first.neuron.feedback_weight} (at least {MIN_FEEDBACK} in "
+            "magnitude expected); use a larger feedback_time_constant or a smaller input_bound")
+    base_gain = 2.0 ** (first.weight_exp - shift) * network.input_scale  # 2^e₀ · s₀ / 2^shift
+    r, e = _first_layer_multiplier(r_max, target / 2 ** shift)
     x_max = r * 2 ** e * hardware.DECAY_UNITY / (base_gain * d_fb)
     retained = 1.0 - d_fb / hardware.DECAY_UNITY
     # |w_fb| from the ceiling equation with the encoder's largest state 2·s_in·x_max = 2^21.
@@ -147,7 +187,7 @@ def sigma_delta_input(network: LoihiNetwork, *, input_bound: float,
         kind="sigma_delta", input_bound=float(input_bound), input_max=float(x_max),
         feedback_time_constant=float(feedback_time_constant), decay_fb=d_fb,
         quantization_step=float(x_max * d_fb / hardware.DECAY_UNITY),
-        first_layer_multiplier=r, first_layer_weight_exp=e,
+        first_layer_multiplier=r, first_layer_weight_exp=e, first_layer_state_shift=shift,
         graded_input_scale=float(network.input_scale))
     return replace(network, layers=[encoder, reading, *network.layers[1:]],
                    input_scale=float(input_scale), metadata=metadata)

@@ -21,7 +21,8 @@ def _model(n_inputs: int = 6, ff: int = 8, rnn: int = 5) -> LpRNNClassifier:
                                         n_classes=3)).eval()
     with torch.no_grad():   # non-zero biases (the init's are zero), so that they are tested
         for layer in model.quantized_layers().values():
-            layer.bias.uniform_(-0.5, 0.5)
+            if layer.bias is not None:
+                layer.bias.uniform_(-0.5, 0.5)
     return model
 
 

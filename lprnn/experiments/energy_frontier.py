@@ -1,0 +1,233 @@
+"""The accuracy–energy frontier of the mapped SNN: what fewer steps, a coarser code and fewer
+spikes cost in accuracy.
+
+Every point is one mapped network of one trained model, run through the bit-exact simulator
+(:func:`lprnn.snn.simulate`) on the same test clips; its energy per inference is an **estimate**
+from the counted operations times Loihi's published per-operation energies
+(:mod:`lprnn.snn.energy`), set against the dense ANN on an ARM Cortex-M4. The knobs:
+
+- ``k``, SNN steps per ANN step: the spikes per frame of a ΣΔ neuron are ``k · h / a_max`` and
+  every neuron is updated k times per frame, so energy grows about linearly with k, while the
+  code gets coarser as k shrinks;
+- the comparator threshold of the mapper (``"half_step"`` or the paper's ``"zero"``);
+- the input coding: the held graded input re-sent every SNN step, or ΣΔ-encoded spikes
+  (:func:`lprnn.snn.input_coding.sigma_delta_input`, with the encoder's reconstruction time
+  constant ``encoder_time_constant`` in ANN steps, which sets its quantization step);
+- the weight bits: the trained 3-bit model's latent weights re-quantized to ``weight_bits``
+  fractional bits after training (no retraining; the ANN is re-evaluated at those bits and the
+  agreement is against it).
+
+A point is on the Pareto front when no other point has lower or equal energy and higher or
+equal SNN accuracy, one of them strictly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from lprnn.ann.model import LpRNNClassifier
+from lprnn.snn import energy, simulate
+from lprnn.snn.input_coding import sigma_delta_input
+from lprnn.snn.mapper import map_network
+
+INPUT_CODINGS = ("graded", "sigma_delta")
+EXPERIMENT = "energy_frontier"
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One setting of the knobs (module docstring)."""
+
+    steps_per_ann_step: int
+    input_coding: str = "graded"
+    threshold: str = "half_step"
+    weight_bits: int = 3
+    encoder_time_constant: float = 0.5   # ANN steps; used by input_coding="sigma_delta" only
+
+    def __post_init__(self) -> None:
+        if self.input_coding not in INPUT_CODINGS:
+            raise ValueError(f"input_coding={self.input_coding!r}: expected one of "
+                             f"{list(INPUT_CODINGS)}")
+        if isinstance(self.weight_bits, bool) or not isinstance(self.weight_bits, int) \
+                or self.weight_bits < 1:
+            raise ValueError(f"weight_bits={self.weight_bits!r}: expected a positive integer "
+                             "number of fractional bits")
+
+    @property
+    def label(self) -> str:
+        coding = ("graded" if self.input_coding == "graded"
+                  else f"ΣΔ τ={self.encoder_time_constant:g}")
+        return f"k={self.steps_per_ann_step}, {coding}, θ={self.threshold}, {self.weight_bits}-bit"
+
+
+def default_points(steps: Sequence[int] = (2, 3, 4, 6, 8, 10)) -> list[FrontierPoint]:
+    """k × input coding at the mapper's defaults, plus one-knob variations at k = 4 and k = 10:
+    the paper's threshold, 2 and 4 weight bits, and two other encoder time constants."""
+    points = [FrontierPoint(k, coding) for k in steps for coding in INPUT_CODINGS]
+    for k in (4, 10):
+        points += [FrontierPoint(k, "graded", threshold="zero"),
+                   FrontierPoint(k, "graded", weight_bits=2),
+                   FrontierPoint(k, "sigma_delta", weight_bits=2),
+                   FrontierPoint(k, "graded", weight_bits=4)]
+    points += [FrontierPoint(4, "sigma_delta", encoder_time_constant=tau) for tau in (0.25, 1.0)]
+    return list(dict.fromkeys(points))
+
+
+def requantized(model: LpRNNClassifier, weight_bits: int) -> LpRNNClassifier:
+    """The same latent weights with ``weight_bits`` fractional bits (post-training); ``model``
+    itself when its format already has them."""
+    if model.config.weight_frac_bits == weight_bits:
+        return model
+    variant = LpRNNClassifier(replace(model.config, weight_frac_bits=weight_bits))
+    variant.load_state_dict(model.state_dict(), strict=True)
+    return variant.eval()
+
+
+def pareto_front(energy_per_inference: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
+    """True for each point that no other point dominates (energy ≤ and accuracy ≥, one strict)."""
+    e = np.asarray(energy_per_inference, dtype=np.float64)
+    a = np.asarray(accuracy, dtype=np.float64)
+    if e.shape != a.shape or e.ndim != 1:
+        raise ValueError(f"energy {e.shape} and accuracy {a.shape}: expected two equal 1-D arrays")
+    dominated = ((e[None, :] <= e[:, None]) & (a[None, :] >= a[:, None])
+                 & ((e[None, :] < e[:, None]) | (a[None, :] > a[:, None])))
+    return ~dominated.any(axis=1)
+
+
+@torch.no_grad()
+def _ann_predictions(model: LpRNNClassifier, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([model(x[i:i + 256]).argmax(dim=1) for i in range(0, x.shape[0], 256)])
+
+
+def measure_point(model: LpRNNClassifier, point: FrontierPoint, x: torch.Tensor,
+                  labels: torch.Tensor, calibration: torch.Tensor, *,
+                  chip: energy.ChipFigures = energy.LOIHI1) -> dict[str, Any]:
+    """Map, encode and simulate one point; accuracies, agreement, counts and the energy
+    estimate per inference (µJ) by term, against the Cortex-M4 (dense and zero-skipping)."""
+    variant = requantized(model, point.weight_bits)
+    ann = _ann_predictions(variant, x)
+    network = map_network(variant, steps_per_ann_step=point.steps_per_ann_step,
+                          calibration=calibration, threshold=point.threshold)
+    if point.input_coding == "sigma_delta":
+        network = sigma_delta_input(network, input_bound=float(calibration.abs().max()),
+                                    feedback_time_constant=point.encoder_time_constant)
+    result = simulate(network, x)
+    n_steps = int(x.shape[1])
+    activity = energy.snn_activity(network, result, n_steps)
+    terms = energy.chip_energy(activity, chip)
+    dense = energy.mac_energy(n_steps * energy.ann_macs_per_step(network), energy.CORTEX_M4_MAC.value)
+    sparse = energy.mac_energy(n_steps * energy.ann_macs_per_step(network, skip_zero_weights=True),
+                               energy.CORTEX_M4_MAC.value)
+    uj = {f"{name}_uJ": value * 1e6 for name, value in terms.items()}
+    dominant = max(("synaptic", "neuron", "spike"), key=terms.__getitem__)
+    coding = network.metadata.get("input_coding", {})
+    return dict(
+        asdict(point), label=point.label,
+        ann_accuracy=float((ann == labels).double().mean()),
+        snn_accuracy=float((result.predictions == labels).double().mean()),
+        agreement=float((ann == result.predictions).double().mean()),
+        snn_correct=int((result.predictions == labels).sum()), n_clips=int(labels.shape[0]),
+        synaptic_ops=activity.synaptic_ops, input_synaptic_ops=activity.input_synaptic_ops,
+        spikes=activity.spikes, neuron_updates=float(activity.neuron_updates),
+        energy_uJ=uj.pop("total_uJ"), synaptic_uJ=uj["synaptic_uJ"], neuron_uJ=uj["neuron_uJ"],
+        spike_uJ=uj["spike_uJ"], dominant=dominant,
+        neuron_fraction=terms["neuron"] / terms["total"],
+        m4_dense_uJ=dense * 1e6, m4_sparse_uJ=sparse * 1e6,
+        ratio_m4_dense=dense / terms["total"], ratio_m4_sparse=sparse / terms["total"],
+        # the best ratio any synaptic-op count could give: neuron updates alone
+        ratio_m4_dense_neuron_ceiling=dense / terms["neuron"],
+        input_quantization_step=coding.get("quantization_step", float("nan")),
+        basis=energy.ESTIMATE_LABEL, chip=chip.label)
+
+
+def frontier(model: LpRNNClassifier, x: torch.Tensor, labels: torch.Tensor,
+             calibration: torch.Tensor, points: Sequence[FrontierPoint] | None = None, *,
+             progress: bool = False) -> pd.DataFrame:
+    """One row per point (:func:`measure_point`), with the reference ANN's accuracy (the model
+    as trained), the drop from it, and the Pareto flag over (energy, SNN accuracy)."""
+    if labels.shape != x.shape[:1]:
+        raise ValueError(f"labels have shape {tuple(labels.shape)}: expected [{x.shape[0]}]")
+    points = default_points() if points is None else list(points)
+    if not points:
+        raise ValueError("points is empty: expected at least one FrontierPoint")
+    rows = []
+    for i, point in enumerate(points):
+        if progress:
+            print(f"[{i + 1}/{len(points)}] {point.label}", flush=True)
+        rows.append(measure_point(model, point, x, labels, calibration))
+    table = pd.DataFrame(rows)
+    reference = float((_ann_predictions(model.eval(), x) == labels).double().mean())
+    table["reference_ann_accuracy"] = reference
+    table["accuracy_drop"] = reference - table["snn_accuracy"]
+    table["pareto"] = pareto_front(table["energy_uJ"], table["snn_accuracy"])
+    return table
+
+
+def target_point(table: pd.DataFrame, *, min_ratio: float = 50.0,
+                 max_accuracy_drop: float = 0.01) -> dict[str, Any]:
+    """Whether a point reaches ``min_ratio`` × the dense Cortex-M4 within ``max_accuracy_drop``
+    of the reference ANN's accuracy; with the measured quantities that decide it: the best
+    ratio among points within the accuracy margin, the best accuracy among points at the
+    ratio, and the largest neuron-update ceiling on the ratio (over all points)."""
+    accurate = table[table["accuracy_drop"] <= max_accuracy_drop + 1e-12]
+    efficient = table[table["ratio_m4_dense"] >= min_ratio]
+    both = accurate[accurate["ratio_m4_dense"] >= min_ratio]
+    return dict(
+        found=not both.empty,
+        points=both["label"].tolist(),
+        best_ratio_within_margin=float(accurate["ratio_m4_dense"].max()) if not accurate.empty else float("nan"),
+        best_accuracy_at_ratio=float(efficient["snn_accuracy"].max()) if not efficient.empty else float("nan"),
+        reference_ann_accuracy=float(table["reference_ann_accuracy"].iloc[0]),
+        largest_neuron_ceiling=float(table["ratio_m4_dense_neuron_ceiling"].max()),
+        min_ratio=min_ratio, max_accuracy_drop=max_accuracy_drop)
+
+
+def frontier_rows(table: pd.DataFrame, *, dataset: str, model: str, notebook: str,
+                  run_size: str, seeds: int | str = 0) -> list[dict[str, Any]]:
+    """Result rows (``lprnn.results.record``) for the points on the Pareto front: SNN accuracy
+    with its 95 % Wilson interval, agreement, and the energy estimate and ratios."""
+    from lprnn.stats import wilson_interval
+
+    rows = []
+    for point in table[table["pareto"]].itertuples():
+        common = dict(experiment=EXPERIMENT, dataset=dataset, model=f"{model} | {point.label}",
+                      notebook=notebook, seeds=seeds, n_clips=point.n_clips, run_size=run_size)
+        low, high = wilson_interval(int(point.snn_correct), int(point.n_clips))
+        rows.append(dict(common, metric="snn_accuracy", value=point.snn_accuracy,
+                         ci_low=low, ci_high=high))
+        for metric in ("agreement", "energy_uJ", "ratio_m4_dense", "ratio_m4_sparse",
+                       "neuron_fraction"):
+            name = f"{metric}_estimate" if metric.startswith(("energy", "ratio")) else metric
+            rows.append(dict(common, metric=name, value=float(getattr(point, metric))))
+    return rows
+
+
+def plot_frontier(tables: dict[str, pd.DataFrame], *, min_ratio: float = 50.0):
+    """Accuracy against the energy estimate per inference, one panel per dataset; the Pareto
+    front joined, markers by input coding, and the energy at ``min_ratio`` × the dense M4."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.2), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items()):
+        for coding, marker in (("graded", "o"), ("sigma_delta", "s")):
+            part = table[table["input_coding"] == coding]
+            ax.scatter(part["energy_uJ"], part["snn_accuracy"], marker=marker, alpha=0.6,
+                       c=np.log2(part["steps_per_ann_step"]), cmap="viridis",
+                       label="graded input" if coding == "graded" else "ΣΔ-encoded input")
+        front = table[table["pareto"]].sort_values("energy_uJ")
+        ax.plot(front["energy_uJ"], front["snn_accuracy"], "k-", lw=1, label="Pareto front")
+        ax.axhline(table["reference_ann_accuracy"].iloc[0], color="C3", ls="--", lw=1,
+                   label="ANN (3-bit)")
+        ax.axvline(table["m4_dense_uJ"].iloc[0] / min_ratio, color="C1", ls=":", lw=1,
+                   label=f"{min_ratio:g}x below the dense Cortex-M4")
+        ax.set_xscale("log")
+        ax.set_xlabel("energy per inference on Loihi (µJ, estimate from counted operations)")
+        ax.set_ylabel(f"SNN accuracy ({int(table['n_clips'].iloc[0])} test clips)")
+        ax.set_title(name)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -25,7 +25,7 @@ def test_points_and_requantization():
     points = ef.default_points()
     assert len(points) == len(set(points))
     assert {p.input_coding for p in points} == set(ef.INPUT_CODINGS)
-    assert {p.weight_bits for p in points} == {2, 3, 4}
+    assert {p.weight_bits for p in points} == {2, 3}
     with pytest.raises(ValueError, match="input_coding='spikes'"):
         ef.FrontierPoint(4, "spikes")
     torch.manual_seed(0)

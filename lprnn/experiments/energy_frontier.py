@@ -32,6 +32,9 @@ import pandas as pd
 import torch
 
 from lprnn.ann.model import LpRNNClassifier
+from lprnn.ann.recipes import get_recipe
+from lprnn.ann.train import load_or_train
+from lprnn.datasets import load_dataset
 from lprnn.snn import energy, simulate
 from lprnn.snn.input_coding import sigma_delta_input
 from lprnn.snn.mapper import map_network
@@ -169,6 +172,27 @@ def frontier(model: LpRNNClassifier, x: torch.Tensor, labels: torch.Tensor,
     table["reference_ann_accuracy"] = reference
     table["accuracy_drop"] = reference - table["snn_accuracy"]
     table["pareto"] = pareto_front(table["energy_uJ"], table["snn_accuracy"])
+    return table
+
+
+def frontier_for_recipe(recipe_name: str, size: str = "default", *, n_clips: int | None = None,
+                        calibration_clips: int = 64,
+                        points: Sequence[FrontierPoint] | None = None,
+                        progress: bool = False) -> pd.DataFrame:
+    """:func:`frontier` of the recipe's trained model (cached, or trained now) on its first
+    ``n_clips`` test clips (None: the whole test set), scales calibrated on its first
+    ``calibration_clips`` training clips; columns ``recipe`` and ``run_size`` added."""
+    recipe = get_recipe(recipe_name, size)
+    model, _ = load_or_train(recipe, progress=progress)
+    test = load_dataset(recipe.dataset, "test", **recipe.dataset_options)
+    calibration = load_dataset(recipe.dataset, "train",
+                               **recipe.dataset_options).features[:calibration_clips]
+    x, labels = test.features, test.labels
+    if n_clips is not None:
+        x, labels = x[:n_clips], labels[:n_clips]
+    table = frontier(model.eval(), x, labels, calibration, points, progress=progress)
+    table.insert(0, "run_size", size)
+    table.insert(0, "recipe", recipe_name)
     return table
 
 

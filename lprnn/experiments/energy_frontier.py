@@ -69,7 +69,7 @@ class FrontierPoint:
         return f"k={self.steps_per_ann_step}, {coding}, θ={self.threshold}, {self.weight_bits}-bit"
 
 
-def default_points(steps: Sequence[int] = (2, 3, 4, 6, 8, 10)) -> list[FrontierPoint]:
+def default_points(steps: Sequence[int] = (1, 2, 3, 4, 6, 8, 10)) -> list[FrontierPoint]:
     """k × input coding at the mapper's defaults, plus one-knob variations at k = 2, 4 and 10:
     the paper's threshold, 2 weight bits, and two other encoder time constants (0.5 and 2 ANN
     steps). No point above 3 bits: the deployed 3-bit weights are already exact on a finer

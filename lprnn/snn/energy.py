@@ -19,13 +19,18 @@ Microcontroller / GPU (ANN), with MAC = multiply-accumulate of the dense network
 Where the seed's ≥ 500× comes from (:func:`reconciliation_table`). Nair & Indiveri (2019)
 estimate it for *in-memory* (mixed-signal) neuromorphic chips, in which the weights are not
 fetched and a neuron is a continuous-time circuit: energy is spent per synaptic event, not per
-neuron and time step. A time-stepped digital chip like Loihi charges every neuron at every SNN
-step (the ``N_neurons · n · k`` term above), whether it fires or not. The reconciliation table
-recomputes our ratio with that term and the spike term removed, one assumption at a time, and
-gives the energy per synaptic event at which the ratio would reach the seed's figure
-(:func:`break_even_synaptic_op`). The seed's own per-operation energies and activity are not
-restated here (we do not have them verified), so its 500× is shown as reported
-(:data:`REPORTED_CLAIMS`), not recomputed.
+neuron and time step. The ratio against the dense Cortex-M4 factors into three assumptions,
+
+    E_M4 / E_SNN = (E_MAC / E_synop) · (N_MAC / N_synop) · (E_synaptic / E_SNN),
+
+the per-operation energies, the activity (synaptic events per dense MAC: with k SNN steps a
+ΣΔ neuron sends k·h/a_max spikes per frame, and the held graded input is re-sent k times),
+and the synaptic share of the chip's energy (1 on a chip that charges nothing per neuron
+update or spike). The table gives each factor for our count, with the neuron and spike terms
+removed (the in-memory assumption), and the energy per synaptic event at which the ratio would
+reach the seed's figure (:func:`break_even_synaptic_op`). The seed's own per-operation
+energies, activity and network are not restated here (we have not verified them), so its 500×
+is shown as reported (:data:`REPORTED_CLAIMS`), not recomputed.
 
 Loihi 2: Intel publishes no per-operation energy table for Loihi 2 (its technology brief gives
 resources and speed, :data:`lprnn.core.hardware.LOIHI2_SOURCE`); :data:`LOIHI2` therefore

@@ -56,7 +56,7 @@ def test_encoder_layer_and_first_layer_weights():
 def test_first_layer_decodes_the_ann_state_through_the_encoder():
     # Independent side: the ANN's first-layer state. With a held input, the first layer of the
     # encoded network must decode it about as well as with the graded input; a 10 % gain error
-    # in the encoder's scale (dropping the (1 − d_fb) factor) is 4x over this tolerance.
+    # in the encoder's scale (dropping its reconstruction gain 1/(1 + d_fb)) fails.
     model, x = _model(), _held_inputs()
     network = map_network(model, steps_per_ann_step=10, calibration=x)
     encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)

@@ -14,7 +14,10 @@ Encoder (layer ``"input_sd"``, 2F neurons, weights ``[+2·I; −2·I]``, exponen
     d_in = d_ip = d_v = 4096        no memory: i_ip = clip(±2·x_int, 0, drive_max), v = (i_ip + i_fb)⁺
     d_fb = round(4096 · (1 − e^(−1/(τ_fb·k))))      reconstruction time constant τ_fb ANN steps
     θ    = |w_fb| // 2              half a quantization step (the mapper's "half_step")
-    ceiling x_max ↔ one spike per SNN step:  (1 − d_fb/4096) · 2·s_in · x_max = |w_fb| · 4096/d_fb
+    ceiling x_max ↔ one spike per SNN step:  2·s_in · x_max / (1 + d_fb/4096) = |w_fb| · 4096/d_fb
+
+(``1 / (1 + d_fb/4096)`` is the mean gain of a half-step comparator's reconstruction −i_fb
+against its state i_ip; :mod:`lprnn.core.sigma_delta`)
 
 so an encoder neuron fires k·|x|/x_max times per frame (rate ∝ the value it holds, a ΣΔ code:
 when the input is 0 it is silent), and its spikes low-passed with d_fb,
@@ -162,7 +165,9 @@ def sigma_delta_input(network: LoihiNetwork, *, input_bound: float,
     base_gain = 2.0 ** (first.weight_exp - shift) * network.input_scale  # 2^e₀ · s₀ / 2^shift
     r, e = _first_layer_multiplier(r_max, target / 2 ** shift)
     x_max = r * 2 ** e * hardware.DECAY_UNITY / (base_gain * d_fb)
-    retained = 1.0 - d_fb / hardware.DECAY_UNITY
+    # Mean reconstruction of a half-step comparator: −i_fb ≈ i_ip / (1 + d_fb/4096), the slope
+    # measured over the range in fixed point (1.000 of 1/(1+d) at d = 90, 0.99 at d = 1350).
+    retained = 1.0 / (1.0 + d_fb / hardware.DECAY_UNITY)
     # |w_fb| from the ceiling equation with the encoder's largest state 2·s_in·x_max = 2^21.
     feedback = round(retained * 2.0 ** ENCODER_STATE_BITS * d_fb / hardware.DECAY_UNITY)
     if feedback < 2:

@@ -60,15 +60,18 @@ def test_tiny_frontier_and_target():
     assert not none["found"] and np.isnan(none["best_accuracy_at_ratio"])
 
 
-def test_frontier_rows_for_pareto_points():
-    pytest.importorskip("lprnn.stats")
+def test_rows_for_pareto_points_and_figure():
     table = pd.DataFrame(dict(
-        label=["a", "b"], pareto=[True, False], snn_accuracy=[0.75, 0.5], snn_correct=[3, 2],
-        n_clips=[4, 4], agreement=[1.0, 0.5], energy_uJ=[1.0, 2.0], ratio_m4_dense=[10.0, 5.0],
-        ratio_m4_sparse=[5.0, 2.5], neuron_fraction=[0.1, 0.2]))
-    rows = ef.frontier_rows(table, dataset="digits", model="lpRNN", notebook="08_energy.ipynb",
-                            run_size="quick")
-    assert {r["model"] for r in rows} == {"lpRNN | a"}
+        recipe="digits", seed=0, label=["a", "b"], pareto=[True, False],
+        snn_accuracy=[0.75, 0.5], n_clips=[4, 4], agreement=[1.0, 0.5], energy_uJ=[1.0, 2.0],
+        ratio_m4_dense=[10.0, 5.0], ratio_m4_sparse=[5.0, 2.5], neuron_fraction=[0.1, 0.2],
+        input_coding=["graded", "sigma_delta"], steps_per_ann_step=[2, 4],
+        reference_ann_accuracy=0.8, m4_dense_uJ=20.0))
+    rows = ef._front_rows(table, "digits", seed=0, size="quick")
+    assert {r["model"] for r in rows} == {"lpRNN → SNN | a"}
     accuracy = next(r for r in rows if r["metric"] == "snn_accuracy")
     assert accuracy["ci_low"] < 0.75 < accuracy["ci_high"] and accuracy["n_clips"] == 4
+    assert accuracy["dataset"] == "digits" and accuracy["run_size"] == "quick"
     assert {r["metric"] for r in rows} >= {"energy_uJ_estimate", "ratio_m4_dense_estimate"}
+    fig = ef.plot_frontier(table)
+    assert len(fig.axes) == 1

@@ -32,9 +32,9 @@ import pandas as pd
 import torch
 
 from lprnn.ann.model import LpRNNClassifier
-from lprnn.ann.recipes import get_recipe
 from lprnn.ann.train import load_or_train
-from lprnn.datasets import load_dataset
+from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
+                                      recipe_for, splits, summary_row)
 from lprnn.snn import energy, simulate
 from lprnn.snn.input_coding import sigma_delta_input
 from lprnn.snn.mapper import map_network
@@ -175,27 +175,6 @@ def frontier(model: LpRNNClassifier, x: torch.Tensor, labels: torch.Tensor,
     return table
 
 
-def frontier_for_recipe(recipe_name: str, size: str = "default", *, n_clips: int | None = None,
-                        calibration_clips: int = 64,
-                        points: Sequence[FrontierPoint] | None = None,
-                        progress: bool = False) -> pd.DataFrame:
-    """:func:`frontier` of the recipe's trained model (cached, or trained now) on its first
-    ``n_clips`` test clips (None: the whole test set), scales calibrated on its first
-    ``calibration_clips`` training clips; columns ``recipe`` and ``run_size`` added."""
-    recipe = get_recipe(recipe_name, size)
-    model, _ = load_or_train(recipe, progress=progress)
-    test = load_dataset(recipe.dataset, "test", **recipe.dataset_options)
-    calibration = load_dataset(recipe.dataset, "train",
-                               **recipe.dataset_options).features[:calibration_clips]
-    x, labels = test.features, test.labels
-    if n_clips is not None:
-        x, labels = x[:n_clips], labels[:n_clips]
-    table = frontier(model.eval(), x, labels, calibration, points, progress=progress)
-    table.insert(0, "run_size", size)
-    table.insert(0, "recipe", recipe_name)
-    return table
-
-
 def target_point(table: pd.DataFrame, *, min_ratio: float = 50.0,
                  max_accuracy_drop: float = 0.01) -> dict[str, Any]:
     """Whether a point reaches ``min_ratio`` × the dense Cortex-M4 within ``max_accuracy_drop``
@@ -215,46 +194,88 @@ def target_point(table: pd.DataFrame, *, min_ratio: float = 50.0,
         min_ratio=min_ratio, max_accuracy_drop=max_accuracy_drop)
 
 
-def frontier_rows(table: pd.DataFrame, *, dataset: str, model: str, notebook: str,
-                  run_size: str, seeds: int | str = 0) -> list[dict[str, Any]]:
-    """Result rows (``lprnn.results.record``) for the points on the Pareto front: SNN accuracy
-    with its 95 % Wilson interval, agreement, and the energy estimate and ratios."""
-    from lprnn.stats import wilson_interval
+QUICK_POINTS = (FrontierPoint(2), FrontierPoint(2, "sigma_delta"))
+QUICK_SAMPLES = 4
 
+
+def energy_frontier(recipe_names: Sequence[str] = ("fsdd_speakers", "digits"),
+                    size: str = "default", seeds: Sequence[int] = (0,),
+                    frontier_samples: int | None = None,
+                    points: Sequence[FrontierPoint] | None = None, min_ratio: float = 50.0,
+                    max_accuracy_drop: float = 0.01) -> ExperimentResult:
+    """The frontier per recipe (its trained model per seed, mapped with the common calibration
+    set, on its first ``frontier_samples`` test clips: the whole test set unless given; 4 clips
+    and two points at the quick size) and the search for a point at ``min_ratio`` × the dense
+    Cortex-M4 within ``max_accuracy_drop`` of the ANN.
+
+    Tables: ``frontier`` (every point, recipe and seed; :func:`frontier`) and ``target`` (per
+    recipe and seed, :func:`target_point`). Rows: the points on the Pareto front of each
+    recipe and seed: SNN accuracy (Wilson interval over the clips), agreement, the energy
+    estimate and its ratios to the Cortex-M4.
+    """
+    seeds = check_seeds(seeds)
+    if size == "quick":
+        points = QUICK_POINTS if points is None else points
+        frontier_samples = QUICK_SAMPLES if frontier_samples is None else frontier_samples
+    tables, targets, rows = [], [], []
+    for name in recipe_names:
+        for seed in seeds:
+            recipe = recipe_for(name, size, seed)
+            model, _ = load_or_train(recipe)
+            test = splits(recipe, ["test"])["test"]
+            x, labels = test.features[:frontier_samples], test.labels[:frontier_samples]
+            table = frontier(model.eval(), x, labels, calibration_inputs(recipe, size), points)
+            table.insert(0, "seed", seed)
+            table.insert(0, "recipe", name)
+            tables.append(table)
+            targets.append(dict(recipe=name, seed=seed, **target_point(
+                table, min_ratio=min_ratio, max_accuracy_drop=max_accuracy_drop)))
+            rows += _front_rows(table, name, seed, size)
+    return ExperimentResult(dict(frontier=pd.concat(tables, ignore_index=True),
+                                 target=pd.DataFrame(targets)), rows)
+
+
+def _front_rows(table: pd.DataFrame, recipe_name: str, seed: int, size: str) -> list[dict[str, Any]]:
+    """Result rows for the Pareto points of one recipe and seed."""
     rows = []
     for point in table[table["pareto"]].itertuples():
-        common = dict(experiment=EXPERIMENT, dataset=dataset, model=f"{model} | {point.label}",
-                      notebook=notebook, seeds=seeds, n_clips=point.n_clips, run_size=run_size)
-        low, high = wilson_interval(int(point.snn_correct), int(point.n_clips))
-        rows.append(dict(common, metric="snn_accuracy", value=point.snn_accuracy,
-                         ci_low=low, ci_high=high))
-        for metric in ("agreement", "energy_uJ", "ratio_m4_dense", "ratio_m4_sparse",
-                       "neuron_fraction"):
+        common = dict(seeds=[seed], size=size, n_clips=int(point.n_clips))
+        model = f"lpRNN → SNN | {point.label}"
+        for metric, proportion in (("snn_accuracy", True), ("agreement", True),
+                                   ("energy_uJ", False), ("ratio_m4_dense", False),
+                                   ("ratio_m4_sparse", False), ("neuron_fraction", False)):
             name = f"{metric}_estimate" if metric.startswith(("energy", "ratio")) else metric
-            rows.append(dict(common, metric=name, value=float(getattr(point, metric))))
+            rows.append(summary_row(EXPERIMENT, recipe_name, model, name,
+                                    [float(getattr(point, metric))], proportion=proportion,
+                                    **common))
     return rows
 
 
-def plot_frontier(tables: dict[str, pd.DataFrame], *, min_ratio: float = 50.0):
-    """Accuracy against the energy estimate per inference, one panel per dataset; the Pareto
-    front joined, markers by input coding, and the energy at ``min_ratio`` × the dense M4."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.2), squeeze=False)
-    for ax, (name, table) in zip(axes[0], tables.items()):
+def plot_frontier(table: pd.DataFrame, *, min_ratio: float = 50.0):
+    """Accuracy against the energy estimate per inference, one panel per recipe (its first
+    seed; ``table`` as :func:`energy_frontier`'s ``frontier``); the Pareto front joined,
+    markers by input coding, colour by k, and the energy at ``min_ratio`` × the dense M4."""
+    names = list(dict.fromkeys(table["recipe"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        part = table[table["recipe"] == name]
+        part = part[part["seed"] == part["seed"].iloc[0]]
         for coding, marker in (("graded", "o"), ("sigma_delta", "s")):
-            part = table[table["input_coding"] == coding]
-            ax.scatter(part["energy_uJ"], part["snn_accuracy"], marker=marker, alpha=0.6,
-                       c=np.log2(part["steps_per_ann_step"]), cmap="viridis",
+            points = part[part["input_coding"] == coding]
+            ax.scatter(points["energy_uJ"], points["snn_accuracy"], marker=marker, alpha=0.7,
+                       c=np.log2(points["steps_per_ann_step"]), cmap="viridis", vmin=0,
+                       vmax=np.log2(table["steps_per_ann_step"].max()),
                        label="graded input" if coding == "graded" else "ΣΔ-encoded input")
-        front = table[table["pareto"]].sort_values("energy_uJ")
+        front = part[part["pareto"]].sort_values("energy_uJ")
         ax.plot(front["energy_uJ"], front["snn_accuracy"], "k-", lw=1, label="Pareto front")
-        ax.axhline(table["reference_ann_accuracy"].iloc[0], color="C3", ls="--", lw=1,
+        ax.axhline(part["reference_ann_accuracy"].iloc[0], color="C3", ls="--", lw=1,
                    label="ANN (3-bit)")
-        ax.axvline(table["m4_dense_uJ"].iloc[0] / min_ratio, color="C1", ls=":", lw=1,
+        ax.axvline(part["m4_dense_uJ"].iloc[0] / min_ratio, color="C1", ls=":", lw=1,
                    label=f"{min_ratio:g}x below the dense Cortex-M4")
         ax.set_xscale("log")
         ax.set_xlabel("energy per inference on Loihi (µJ, estimate from counted operations)")
-        ax.set_ylabel(f"SNN accuracy ({int(table['n_clips'].iloc[0])} test clips)")
-        ax.set_title(name)
+        ax.set_ylabel(f"SNN accuracy ({int(part['n_clips'].iloc[0])} test clips)")
+        ax.set_title(f"{name} (colour: log2 k)")
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

@@ -33,8 +33,9 @@ import torch
 
 from lprnn.ann.model import LpRNNClassifier
 from lprnn.ann.train import load_or_train
+from lprnn.experiments.ann_to_snn import trained_and_mapped
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
-                                      recipe_for, splits, summary_row)
+                                      recipe_for, resolve, rows_from_table, splits, summary_row)
 from lprnn.snn import energy, simulate
 from lprnn.snn.input_coding import sigma_delta_input
 from lprnn.snn.mapper import map_network
@@ -249,6 +250,78 @@ def _front_rows(table: pd.DataFrame, recipe_name: str, seed: int, size: str) -> 
                                     [float(getattr(point, metric))], proportion=proportion,
                                     **common))
     return rows
+
+
+def input_coding_and_reconciliation(recipe_name: str = "digits", size: str = "default",
+                                    seeds: Sequence[int] = (0,),
+                                    steps_per_ann_step: int | None = None,
+                                    energy_samples: int | None = None,
+                                    encoder_time_constants: Sequence[float] = (2.0,),
+                                    target_ratio: float = 500.0) -> ExperimentResult:
+    """The mapped network (as notebook 08's energy table) with the graded input and with the
+    input ΣΔ-encoded (one network per encoder τ_fb), on the first ``energy_samples`` test
+    clips, and the seed's ``target_ratio`` reconciled (:func:`lprnn.snn.energy.reconciliation_table`).
+
+    Tables: ``input_coding`` (per seed and coding: accuracy, agreement with the ANN, counts,
+    energy estimate, ratios to the Cortex-M4), ``reconciliation`` and ``layers``
+    (:func:`lprnn.snn.energy.layer_energy`, per coding) for the first seed. Rows: per coding,
+    SNN accuracy, agreement, energy estimate and the ratios; per coding and chip assumption,
+    the dense ratio and the energy per synaptic op that would reach ``target_ratio``.
+    """
+    seeds = check_seeds(seeds)
+    b = resolve(size, steps_per_ann_step=steps_per_ann_step, energy_samples=energy_samples)
+    codings, tables = [], {}
+    for seed in seeds:
+        recipe, model, network, test = trained_and_mapped(recipe_name, size, seed,
+                                                          b.steps_per_ann_step)
+        x, labels = test.features[:b.energy_samples], test.labels[:b.energy_samples]
+        ann = _ann_predictions(model.eval(), x)
+        bound = float(calibration_inputs(recipe, size).abs().max())
+        networks = {"graded input": network}
+        for tau in encoder_time_constants:
+            networks[f"ΣΔ-encoded input (τ_fb = {tau:g} ANN steps)"] = sigma_delta_input(
+                network, input_bound=bound, feedback_time_constant=tau)
+        activities, layers = {}, []
+        for coding, mapped in networks.items():
+            result = simulate(mapped, x)
+            activity = energy.snn_activity(mapped, result, int(x.shape[1]))
+            activities[coding] = activity
+            layers.append(energy.layer_energy(mapped, result, int(x.shape[1])).assign(
+                input_coding=coding))
+            codings.append(dict(
+                input_coding=coding, seed=seed, n_clips=int(labels.shape[0]),
+                snn_accuracy=float((result.predictions == labels).double().mean()),
+                ann_accuracy=float((ann == labels).double().mean()),
+                agreement=float((result.predictions == ann).double().mean()),
+                synaptic_ops=activity.synaptic_ops, input_synaptic_ops=activity.input_synaptic_ops,
+                spikes=activity.spikes, neuron_updates=float(activity.neuron_updates),
+                energy_uJ=energy.loihi_energy(activity)["total"] * 1e6,
+                input_quantization_step=mapped.metadata.get("input_coding", {}).get(
+                    "quantization_step", float("nan")),
+                basis=energy.ESTIMATE_LABEL))
+        if "reconciliation" not in tables:
+            tables["reconciliation"] = energy.reconciliation_table(
+                network, activities, int(x.shape[1]), target_ratio=target_ratio)
+            tables["layers"] = pd.concat(layers, ignore_index=True)
+    table = pd.DataFrame(codings)
+    reconciliation = tables["reconciliation"]
+    ratios = reconciliation[reconciliation["chip"] == energy.LOIHI1.label].set_index("input_coding")
+    table["ratio_m4_dense_estimate"] = table["input_coding"].map(ratios["m4_dense_uJ"]) / table["energy_uJ"]
+    table["ratio_m4_sparse_estimate"] = table["input_coding"].map(ratios["m4_sparse_uJ"]) / table["energy_uJ"]
+    tables["input_coding"] = table
+    rows = rows_from_table("energy_input_coding", recipe_name, table, "input_coding",
+                           {"snn_accuracy": True, "agreement": True, "energy_uJ": False,
+                            "ratio_m4_dense_estimate": False, "ratio_m4_sparse_estimate": False,
+                            "input_synaptic_ops": False},
+                           seeds=seeds, size=size,
+                           n_clips={"snn_accuracy": len(labels), "agreement": len(labels)})
+    reconciled = reconciliation.assign(model=reconciliation["input_coding"] + " | "
+                                       + reconciliation["chip"])
+    rows += rows_from_table("energy_reconciliation", recipe_name, reconciled, "model",
+                            {"ratio_m4_dense": False, "ratio_m4_sparse": False,
+                             "synaptic_op_pJ_for_target": False},
+                            seeds=seeds[:1], size=size)
+    return ExperimentResult(tables, rows)
 
 
 def plot_frontier(table: pd.DataFrame, *, min_ratio: float = 50.0):

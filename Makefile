@@ -1,9 +1,12 @@
 # lprnn: two commands do everything on a fresh machine.
-#   make reproduce   regenerate every figure and figures/results.csv (built-in dataset, 2 CPU cores)
+#   make reproduce   regenerate every figure and figures/results.csv (built-in dataset, 2 CPU cores;
+#                    notebooks 02, 03, 05, 06 again on the fsdd and fsdd_speakers recipes when the
+#                    Free Spoken Digit Dataset is in data/fsdd or ../shared/datasets/fsdd)
 #   make test        unit tests + every notebook in smoke mode (nbval)
 # Both create .venv from Python 3.10 when it is missing.
 #   make reproduce QUICK=1   smoke settings (seconds per notebook)
 #   make reproduce FULL=1    paper-size settings (GPU recommended)
+#   make reproduce DIGITS_ONLY=1   skip the real-speech runs
 #   make lab                 JupyterLab on the notebooks
 
 SHELL := /bin/bash
@@ -33,7 +36,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m lprnn.reproduce $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) $(NOTEBOOKS)
+	$(PY) -m lprnn.reproduce $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) $(if $(filter 1,$(DIGITS_ONLY)),--digits-only) $(NOTEBOOKS)
 
 test: $(STAMP)
 	rm -rf $(TEST_OUT)

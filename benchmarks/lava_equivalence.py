@@ -8,6 +8,8 @@ prints the steps per second of each, measured in the same run.
     .venv/bin/python benchmarks/lava_equivalence.py --recipe digits --size full --epochs 5
                                           # a paper-size network trained here (5 epochs)
 
+The comparison is :func:`lprnn.experiments.lava_check`, the one notebook 04 runs; the
+calibration clips are :func:`lprnn.experiments.calibration_inputs` of the digits recipe.
 Exits non-zero when anything differs.
 """
 
@@ -15,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
-import numpy as np
 import torch
 
+import lprnn.ann.recipes
 import lprnn.datasets
-import lprnn.snn.mapper
 import lprnn.snn
 from lprnn import config
+from lprnn.experiments import calibration_inputs, lava_check
 
 
 def _model(args: argparse.Namespace):
@@ -33,7 +34,6 @@ def _model(args: argparse.Namespace):
             sys.exit(f"the authors' checkpoint is not in {config.fixtures_dir()}; "
                      "pass --recipe digits --size full to use a model trained here")
         return lprnn.ann.authors.load_authors_checkpoint(), "authors' HD checkpoint"
-    import lprnn.ann.recipes
     import lprnn.ann.train
     recipe = lprnn.ann.recipes.get_recipe(args.recipe, args.size)
     if args.epochs is not None:
@@ -52,37 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from lprnn.snn.lava import run_on_lava
-
     model, source = _model(args)
+    recipe = lprnn.ann.recipes.get_recipe("digits", args.size)
     test = lprnn.datasets.load_dataset("digits", "test")
-    val = lprnn.datasets.load_dataset("digits", "val")
-    network = lprnn.snn.mapper.map_network(model, args.steps_per_ann_step, calibration=val.features[:32])
+    network = lprnn.snn.map_network(model, args.steps_per_ann_step,
+                                    calibration=calibration_inputs(recipe, args.size))
     x = test.features[: args.samples]
     sizes = [network.n_inputs] + [layer.n_neurons for layer in network.layers]
     print(f"{source}: {'-'.join(map(str, sizes))}-{network.readout.n_classes}, "
           f"k={network.steps_per_ann_step}, {len(x)} clips x {x.shape[1]} ANN steps")
-
-    start = time.perf_counter()
-    reference = lprnn.snn.simulate(network, x, record=True)
-    simulator_seconds = time.perf_counter() - start
-    lava = run_on_lava(network, x, progress=True)
-
-    mismatches = 0
+    check = lava_check(network, x)
     for layer in network.layers:
-        ours, theirs = reference.spikes[layer.name].numpy(), lava.spikes[layer.name]
-        differ = int((ours != theirs).sum())
-        mismatches += differ
-        print(f"{layer.name:14s} spikes {int(theirs.sum()):9d}  mismatches {differ}")
-    logits_equal = np.array_equal(lava.logits, reference.logits.numpy())
-    print(f"logits equal: {logits_equal}")
-    simulator_steps = reference.n_snn_steps * len(x)
-    print(f"Lava fixed_pt {lava.n_steps / lava.seconds:.0f} steps/s; simulator "
-          f"{simulator_steps / simulator_seconds:.0f} steps/s (ratio "
-          f"{(simulator_steps / simulator_seconds) / (lava.n_steps / lava.seconds):.1f}x)")
-    equivalent = mismatches == 0 and logits_equal
-    print("EQUIVALENT" if equivalent else "DIFFERENT")
-    return 0 if equivalent else 1
+        print(f"{layer.name:14s} spikes {int(check.lava.spikes[layer.name].sum()):9d}  "
+              f"mismatches {check.mismatches[layer.name]}")
+    print(f"logits equal: {check.logits_equal}")
+    lava_speed = check.lava.n_steps / check.lava.seconds
+    print(f"Lava fixed_pt {lava_speed:.0f} steps/s; simulator "
+          f"{check.simulator_steps_per_second:.0f} steps/s (ratio "
+          f"{check.simulator_steps_per_second / lava_speed:.1f}x)")
+    print("EQUIVALENT" if check.equivalent else "DIFFERENT")
+    return 0 if check.equivalent else 1
 
 
 if __name__ == "__main__":

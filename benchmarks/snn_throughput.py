@@ -4,14 +4,14 @@
     python benchmarks/snn_throughput.py --test-samples 100 --brian2-ann-steps 20   # quicker
 
 Network: the paper-size lpRNN (80-128-512-512-20, 3-bit weights) mapped by
-:func:`lprnn.snn.mapper.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
+:func:`lprnn.snn.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
 checkpoint when it is in the shared fixtures (realistic spike rates), else an untrained
 ``LpRNNClassifier(ModelConfig(n_classes=20))`` (``--untrained`` forces it). Inputs: the
 built-in digits test set (``lprnn.datasets.load_dataset("digits", "test")``).
 
 What is measured, on the same network and the same inputs:
 
-1. Equivalence: the Brian2 reference (``benchmarks/brian2_reference.py``, numpy code
+1. Equivalence: the Brian2 reference (``tests/oracles/brian2_reference.py``, numpy code
    generation as the authors used) and the fast simulator must emit the same spikes, step for
    step, for every neuron: on a tiny random network (whole run, negative exponents, θ > 0,
    leaky v) and on the benchmark network for the steps Brian2 simulates.
@@ -38,12 +38,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from brian2_reference import simulate_brian2  # noqa: E402
+# The Brian2 oracle is a test oracle: tests/oracles/brian2_reference.py, imported from the
+# repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.oracles.brian2_reference import simulate_brian2  # noqa: E402
 
 from lprnn import config, snn  # noqa: E402
 from lprnn.datasets import load_dataset  # noqa: E402
-from lprnn.snn.mapper import map_network  # noqa: E402
+from lprnn.snn import map_network  # noqa: E402
 from lprnn.ann.authors import load_authors_checkpoint  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402

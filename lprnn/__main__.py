@@ -3,6 +3,9 @@
     python -m lprnn --help
     python -m lprnn train --recipe digits                  # train (or load the cached model)
     python -m lprnn train --recipe hd --size full --device cuda --out hd.pt
+    python -m lprnn train --recipe fsdd_speakers                  # real speech, unseen speaker
+    python -m lprnn train --dataset fsdd --data-dir DIR      # a registered dataset, data in DIR
+    python -m lprnn train --dataset recordings.csv           # your own audio (folder or CSV)
 
 A subcommand is one entry of :data:`SUBCOMMANDS`: a help line, a function adding its
 arguments to a parser, and a function running it on the parsed arguments (returns the exit
@@ -48,23 +51,54 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         "weights) or 'float'; default: the recipe's")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
     parser.add_argument("--device", help="auto, cpu or cuda[:N] (default: the recipe's, auto)")
+    parser.add_argument("--dataset", metavar="NAME|PATH",
+                        help="train the recipe's network on another dataset: a registered name "
+                        "(e.g. fsdd) or a folder <split>/<label>/*.wav or a CSV manifest "
+                        "path,label,speaker,split (lprnn.datasets.audio)")
+    parser.add_argument("--dataset-root", metavar="PATH",
+                        help="where the dataset's files are (default: the dataset's own "
+                        "lookup, usually DATA_DIR/NAME)")
     parser.add_argument("--data-dir", help="data and model cache directory (LPRNN_DATA_DIR)")
     parser.add_argument("--out", help="also write the trained checkpoint to this path")
+
+
+def _dataset_choice(args: argparse.Namespace) -> tuple[str | None, dict[str, str]]:
+    """(dataset name, dataset options) of ``--dataset`` and ``--dataset-root``: a path (one
+    with a separator or a ``.csv`` suffix, or an existing folder) is the generic ``audio``
+    dataset rooted there."""
+    from lprnn.datasets import dataset_names
+
+    options = {"root": args.dataset_root} if args.dataset_root else {}
+    name = args.dataset
+    if name is None or name in dataset_names():
+        return name, options
+    if os.sep in name or name.endswith(".csv") or os.path.isdir(name):
+        return "audio", {"root": os.path.abspath(os.path.expanduser(name))}
+    raise ValueError(f"--dataset {name!r}: expected a registered dataset ({dataset_names()}) "
+                     "or the path of an audio folder or CSV manifest")
 
 
 def _run_train(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["LPRNN_DATA_DIR"] = args.data_dir
+    from pathlib import Path
+
+    from lprnn import atomic
     from lprnn.ann.recipes import get_recipe
     from lprnn.ann.train import load_or_train, save_checkpoint
+
+    if args.out:   # before training: an unwritable --out would lose the trained model
+        atomic.check_writable(Path(args.out).absolute().parent, "--out folder")
 
     model_options = {}
     if hasattr(args, "weight_bits"):
         model_options["weight_frac_bits"] = args.weight_bits
     train_options = {name: getattr(args, name) for name in ("epochs", "seed", "device")
                      if getattr(args, name) is not None}
-    recipe = get_recipe(args.recipe, args.size).with_overrides(model=model_options,
-                                                               train=train_options)
+    dataset, dataset_options = _dataset_choice(args)
+    recipe = get_recipe(args.recipe, args.size).with_overrides(
+        dataset=dataset, model=model_options, train=train_options,
+        dataset_options=dataset_options)
     print(f"recipe {recipe.name} ({args.size}): {recipe.description}\n"
           f"  model {recipe.model}\n  train {recipe.train}")
     model, info = load_or_train(recipe)
@@ -102,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, TypeError) as err:
+    except (ValueError, FileNotFoundError, PermissionError, TypeError) as err:
         print(f"lprnn {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -7,7 +7,10 @@ The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table
 nothing else in the README is touched. The README shows the headline metrics of each experiment
 (:data:`HEADLINE`; every number stays in ``figures/results.csv`` and notebook 00): one row per
 (experiment, dataset, model) naming the notebook that produced it and the papermill command that
-regenerates it. Values are copied verbatim from the CSV, so the check is an exact comparison.
+regenerates it. Each value carries its 95 % interval when the CSV has one (``0.861 [0.83, 0.89]``,
+or ``0.861 ± 0.01`` with only a spread over seeds), and each row its provenance: run size, seeds,
+evaluation clips and commit (``default · seeds 0,1,2 · 600 clips · abc1234``). Values are copied
+verbatim from the CSV, so the check is an exact comparison.
 
 :func:`notebook_tables` and :func:`figure_index` give notebook ``00_results`` the same rows as
 one table per notebook (models down, metrics across) and the list of figures with the notebook
@@ -17,18 +20,17 @@ that wrote each one.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from lprnn import config, results
+from lprnn import atomic, config, results
 
 START_MARKER = "<!-- results-table:start -->"
 END_MARKER = "<!-- results-table:end -->"
-HEADER = ("Notebook", "Experiment", "Dataset", "Model", "Results", "Regenerate with")
+HEADER = ("Notebook", "Experiment", "Dataset", "Model", "Results", "Provenance", "Regenerate with")
 
 # The metrics the README shows per experiment (None: all of them); other experiments are left
 # to notebook 00 and figures/results.csv.
@@ -66,26 +68,51 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _interval(bound: str) -> str:
+    return f"{float(bound):.3g}"
+
+
+def shown_value(row: dict[str, str]) -> str:
+    """A value as the README shows it: with its interval, else its spread, when recorded."""
+    if row.get("ci_low") and row.get("ci_high"):
+        return f"{row['value']} [{_interval(row['ci_low'])}, {_interval(row['ci_high'])}]"
+    if row.get("std"):
+        return f"{row['value']} ± {_interval(row['std'])}"
+    return row["value"]
+
+
+def provenance(row: dict[str, str]) -> str:
+    """Run size, seeds, clips and short commit of a row ("not recorded" for old rows)."""
+    commit = row.get("commit", "")
+    short = commit[:7] + ("-dirty" if commit.endswith("-dirty") else "") \
+        if commit and commit != results.UNKNOWN_COMMIT else commit
+    parts = [row.get("run_size", ""), f"seeds {row['seeds']}" if row.get("seeds") else "",
+             f"{row['n_clips']} clips" if row.get("n_clips") else "", short]
+    return " · ".join(p for p in parts if p) or "not recorded"
+
+
 def render_table(rows: Sequence[dict[str, str]]) -> str:
     """Markdown table of the headline results (:data:`HEADLINE`): one row per (experiment,
-    dataset, model), its metrics as ``metric = value`` in the order HEADLINE lists them."""
+    dataset, model), its metrics as ``metric = value [ci_low, ci_high]`` in the order HEADLINE
+    lists them, and the distinct provenances of those metrics."""
     if not rows:
         return ("_No results yet: run `make reproduce` to fill `figures/results.csv`, "
                 "then `python -m lprnn.readme_table`._")
-    groups: dict[tuple[str, ...], dict[str, str]] = {}
+    groups: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
     for r in rows:
         if r["experiment"] not in HEADLINE:
             continue
         wanted = HEADLINE[r["experiment"]]
         if wanted is None or r["metric"] in wanted:
             key = (r["notebook"], r["experiment"], r["dataset"], r["model"])
-            groups.setdefault(key, {})[r["metric"]] = r["value"]
+            groups.setdefault(key, {})[r["metric"]] = r
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for (notebook, experiment, dataset, model), metrics in sorted(groups.items()):
-        order = HEADLINE[experiment] or sorted(metrics)
-        shown = "; ".join(f"{m} = {metrics[m]}" for m in order if m in metrics)
+        order = [m for m in HEADLINE[experiment] or sorted(metrics) if m in metrics]
+        shown = "; ".join(f"{m} = {shown_value(metrics[m])}" for m in order)
+        origins = "; ".join(dict.fromkeys(provenance(metrics[m]) for m in order))
         cells = [f"[{notebook}](notebooks/{notebook})", experiment, dataset, model, shown,
-                 f"`{papermill_command(notebook)}`"]
+                 origins, f"`{papermill_command(notebook)}`"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -161,14 +188,13 @@ def check_readme(readme: Path | None = None, csv: Path | None = None) -> bool:
 
 def write_readme(readme: Path | None = None, csv: Path | None = None) -> bool:
     """Regenerate the README's table (atomically); returns whether the file changed."""
-    readme, text, table = _read(readme, csv)
-    new = with_table(text, table, str(readme))
-    if new == text:
-        return False
-    tmp = readme.with_name(f".{readme.name}.tmp-{os.getpid()}")
-    tmp.write_text(new)
-    os.replace(tmp, readme)
-    return True
+    with atomic.lock(readme or repository_readme()):
+        readme, text, table = _read(readme, csv)
+        new = with_table(text, table, str(readme))
+        if new == text:
+            return False
+        atomic.write_text(readme, new)
+        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The Brian2 reference of benchmarks/snn_throughput.py computes what lprnn.snn computes,
+"""The Brian2 reference (tests/oracles/brian2_reference.py, used by benchmarks/snn_throughput.py) computes what lprnn.snn computes,
 spike for spike, so the throughput ratio compares two implementations of one network."""
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def test_utterances_jitter_within_the_configured_ranges():
 
 
 @pytest.mark.parametrize("name, split, options, message", [
-    ("mnist", "train", {}, r"unknown dataset 'mnist': expected one of \['digits'"),
+    ("mnist", "train", {}, r"unknown dataset 'mnist': expected one of \['audio', 'digits'"),
     ("digits", "training", {}, r"split 'training': expected one of \['train', 'val', 'test'\]"),
     ("digits", "train", {"speakers": 3}, r"unknown digits option\(s\) \['speakers'\]"),
     ("digits", "train", {"repetitions": 0}, "repetitions=0: expected a positive integer"),
@@ -203,4 +203,5 @@ def test_default_root_is_the_entrys_folder_under_the_data_dir(tmp_path, monkeypa
     monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "gsc" / "SpeechCommands")):
         load_dataset("gsc35", "test")
-    assert sorted(LOADERS) == ["digits", "gsc", "gsc35", "gsc_v1", "hd", "shd", "ssc"]
+    assert sorted(LOADERS) == ["audio", "digits", "fsdd", "gsc", "gsc35", "gsc_v1", "hd", "shd",
+                               "ssc"]

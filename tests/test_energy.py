@@ -112,13 +112,12 @@ def test_latency_and_bad_inputs():
 
 def test_spike_and_input_operations_add_up_to_the_simulator_count():
     lprnn_model = pytest.importorskip("lprnn.ann.model")
-    loihi = pytest.importorskip("lprnn.snn.mapper")
     snn = pytest.importorskip("lprnn.snn")
     torch.manual_seed(0)
     model = lprnn_model.LpRNNClassifier(lprnn_model.ModelConfig(
         n_inputs=5, ff_size=4, rnn_sizes=(6,), n_classes=3)).eval()
     x = torch.randn(3, 7, 5)
-    network = loihi.map_network(model, steps_per_ann_step=3, calibration=x)
+    network = snn.map_network(model, steps_per_ann_step=3, calibration=x)
     result = snn.simulate(network, x)
     act = energy.snn_activity(network, result, n_ann_steps=7)
     # the graded input x_int[n // k] is sent at every SNN step (the simulator counts all N steps;

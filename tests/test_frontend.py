@@ -45,7 +45,7 @@ def _reference_filters() -> np.ndarray:
 
 
 def _reference_logmel(samples: np.ndarray) -> np.ndarray:
-    """The HD front end in NumPy, step by step as in PAPER.md."""
+    """The HD front end in NumPy, step by step as in docs/METHOD.md (Front end)."""
     n_fft, hop = 1024, 256
     padded = np.pad(samples, n_fft // 2, mode="reflect")
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
@@ -145,3 +145,51 @@ def test_gsc_fbank_shape_and_kaldi_frames():
 def test_gsc_fbank_rejects_bad_input(waveform, error, message):
     with pytest.raises(error, match=message):
         frontend.gsc_fbank(waveform)
+
+
+def _reference_authors(clips: np.ndarray) -> np.ndarray:
+    """The authors' ``SHD_MelDataset.create_mels`` in NumPy, from its written recipe: clip 0
+    alone, then batches of 64 in order; per batch dB relative to the batch's maximum with a
+    floor at 1 − 80 = −79 dB; first frame dropped; z-normalized per clip."""
+    n_fft, hop = 1024, 256
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+
+    def decibels(samples: np.ndarray) -> np.ndarray:
+        padded = np.pad(samples, n_fft // 2, mode="reflect")
+        frames = np.stack([padded[i:i + n_fft] * window
+                           for i in range(0, len(padded) - n_fft + 1, hop)])
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+        return 10 * np.log10(np.maximum(np.sqrt(power @ _reference_filters().T), 1e-10))
+
+    batches = [[0]] + [list(range(i, min(i + 64, len(clips)))) for i in range(1, len(clips), 64)]
+    out = []
+    for batch in batches:
+        db = np.stack([decibels(clips[i]) for i in batch])
+        out.append(np.maximum(db - db.max(), -79.0)[:, 1:])
+    db = np.concatenate(out)
+    mean = db.mean(axis=(1, 2), keepdims=True)
+    return (db - mean) / (db.std(axis=(1, 2), ddof=1, keepdims=True) + 1e-10)
+
+
+def _quiet_and_loud_clips(n: int = 70, samples: int = 4800) -> torch.Tensor:
+    """Clips of tone + noise with a near-silent half, quiet (−40 to −60 dB) except clip 64,
+    the last of the batch 1…64: the batches' dB references and the floor all matter."""
+    generator = torch.Generator().manual_seed(1)
+    t = torch.arange(samples) / 48000
+    gains = 10 ** (-2 - torch.rand(n, 1, generator=generator))
+    gains[64] = 1.0
+    tones = torch.sin(2 * math.pi * (200 + 3000 * torch.rand(n, 1, generator=generator)) * t)
+    clips = gains * (0.5 * tones + 0.1 * torch.randn(n, samples, generator=generator))
+    clips[:, : samples // 2] *= 1e-4
+    return clips
+
+
+def test_authors_logmel_matches_an_independent_reimplementation():
+    clips = _quiet_and_loud_clips()
+    features = frontend.authors_logmel(clips)
+    expected = _reference_authors(clips.double().numpy())
+    assert features.shape == expected.shape == (70, 4800 // 256, 80)
+    np.testing.assert_allclose(features.numpy(), expected, atol=2e-3)
+    # The batch reference matters: the per-clip front end is far from the authors' here.
+    assert float((frontend.hd_logmel(clips) - features).abs().max()) > 0.1
+

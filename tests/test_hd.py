@@ -10,7 +10,7 @@ import soundfile
 import torch
 
 from lprnn import config
-from lprnn.datasets import cache, hd
+from lprnn.datasets import cache, frontend, hd
 from lprnn.datasets.digits import CLASSES as DIGITS_CLASSES
 
 RATE = 48000
@@ -187,3 +187,53 @@ def test_cli_trains_the_hd_recipe_on_a_release(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "test accuracy" in out
     assert list((tmp_path / "data" / "models").glob("hd-*.pt"))
+
+
+CACHE_WRITER = """
+import sys, time
+from pathlib import Path
+import torch
+from lprnn.datasets import cache
+log, start = Path(sys.argv[1]), Path(sys.argv[2])
+while not start.exists():
+    time.sleep(0.005)
+def compute():
+    with log.open("a") as f:
+        f.write("computed\\n")
+    time.sleep(0.5)
+    return dict(features=torch.arange(4.0))
+assert torch.equal(cache.cached_features("demo", dict(split="x"), compute)["features"],
+                   torch.arange(4.0))
+"""
+
+
+@pytest.mark.slow
+def test_parallel_processes_compute_a_feature_cache_entry_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LPRNN_DATA_DIR=str(tmp_path / "data"),
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    log, start = tmp_path / "log", tmp_path / "start"
+    workers = [subprocess.Popen([sys.executable, "-c", CACHE_WRITER, str(log), str(start)],
+                                env=env) for _ in range(3)]
+    start.touch()
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
+    assert log.read_text() == "computed\n"
+def test_authors_front_end_runs_over_the_whole_list_in_file_order(release: Path) -> None:
+    names = (release / "train_filenames.txt").read_text().split()
+    length = int(np.percentile([row[-1] for row in TRAIN], 90))
+    clips = np.stack([hd.fit_length(soundfile.read(release / "audio" / name,
+                                                   dtype="float32")[0], length)
+                      for name in names])
+    whole_list = frontend.authors_logmel(torch.from_numpy(clips))
+    for split, speaker in (("train", 0), ("val", 2)):
+        loaded = hd.load(split, root=release, progress=False, frontend="authors")
+        rows = [i for i, name in enumerate(names) if hd.parse_clip_name(name).speaker == speaker]
+        torch.testing.assert_close(loaded.features, whole_list[rows])
+    per_clip = hd.load("train", root=release, progress=False)
+    assert not torch.allclose(per_clip.features, whole_list[[i for i, n in enumerate(names)
+                                                             if "speaker-00" in n]])
+    with pytest.raises(ValueError, match="HD frontend 'mfcc'"):
+        hd.load("train", root=release, progress=False, frontend="mfcc")

@@ -1,5 +1,10 @@
 """The Lava backend: format checks, and Lava's fixed_pt run equal to the simulator, spike for spike.
 
+The two sides are independent implementations of the neuron (the NumPy ProcessModel in
+``lprnn.snn.lava.procs.models``, the torch step in ``lprnn.core.sigma_delta``); both are pinned
+to Lava's own bit-accurate LIF arithmetic, and a changed rounding on either side fails the
+spike-for-spike comparison.
+
 Tests that start Lava processes are marked ``lava`` (select with ``pytest -m lava``).
 """
 
@@ -15,21 +20,34 @@ import torch
 
 pytest.importorskip("lava")
 
+from lava.proc.lif.models import PyLifModelBitAcc  # noqa: E402
 from lava.utils.weightutils import SignMode, clip_weights, truncate_weights  # noqa: E402
 
 from lprnn import snn  # noqa: E402
-from lprnn.core.sigma_delta import initial_state, sigma_delta_step  # noqa: E402
+from lprnn.core import hardware  # noqa: E402
+from lprnn.core import sigma_delta  # noqa: E402
+from lprnn.core.sigma_delta import (SigmaDeltaParams, initial_state,  # noqa: E402
+                                    sigma_delta_step)
+from lprnn.snn.lava.procs import models  # noqa: E402
 from lprnn.snn.lava import LavaProcessError, build_graph, run_graph, run_on_lava  # noqa: E402
 from lprnn.snn.lava.formats import (  # noqa: E402
     check_network, dense_encoding, encode_inputs, lava_kept_weights)
-from lprnn.snn.lava.procs.models import float_params  # noqa: E402
-from lprnn.snn.mapper import map_network  # noqa: E402
+from lprnn.snn import map_network  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
                            SigmaDeltaFixedParams)
 
 NEURON = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,
                                feedback_weight=-1200, threshold=0)
+
+
+def float_params(neuron: SigmaDeltaFixedParams) -> SigmaDeltaParams:
+    """The float parameters of an integer neuron: decays d → d/4096, the rest as floats."""
+    return SigmaDeltaParams(
+        *(getattr(neuron, name) / hardware.DECAY_UNITY
+          for name in ("decay_in", "decay_ip", "decay_v", "decay_fb")),
+        float(neuron.feedback_weight), float(neuron.threshold),
+        None if neuron.drive_max is None else float(neuron.drive_max))
 
 
 def _hand_network(k: int = 4) -> LoihiNetwork:
@@ -80,6 +98,28 @@ def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
     return LoihiNetwork(layers, readout, steps_per_ann_step=int(rng.integers(1, 5)),
                         input_scale=3000.0 if saturating else 30.0,
                         averaging=["second_half", "all"][seed % 2])
+
+
+def _small_state_network(seed: int = 0) -> LoihiNetwork:
+    """States of a few tens of units (w_fb = −40, negative input exponents), where one unit of
+    decay rounding per step changes spikes: the case that tells roundings apart."""
+    rng = np.random.default_rng(seed)
+    neuron = SigmaDeltaFixedParams(decay_in=1024, decay_ip=300, decay_v=2048, decay_fb=700,
+                                   feedback_weight=-40, threshold=3)
+    layers = [
+        LoihiLayer("lpff", rng.integers(-128, 128, (5, 3)).astype(np.int32) * 2, -4,
+                   rng.integers(-8, 8, 5).astype(np.int32), 0, neuron, 1.0),
+        LoihiLayer("rnn_layers.0", rng.integers(-128, 128, (4, 5)).astype(np.int32) * 2, -5,
+                   rng.integers(-8, 8, 4).astype(np.int32), 0, neuron, 1.0,
+                   recurrent_weights=rng.integers(-128, 128, (4, 4)).astype(np.int32) * 2,
+                   recurrent_weight_exp=-6),
+    ]
+    readout = LoihiReadout(rng.integers(-4, 5, (2, 4)).astype(np.int32), np.array([3, -2]))
+    return LoihiNetwork(layers, readout, steps_per_ann_step=4, input_scale=8.0)
+
+
+def _small_state_inputs(seed: int = 0) -> torch.Tensor:
+    return torch.randn(2, 6, 3, generator=torch.Generator().manual_seed(seed))
 
 
 def _assert_equal_to_simulator(network: LoihiNetwork, x: torch.Tensor) -> None:
@@ -138,11 +178,11 @@ def test_check_network_names_the_layer():
         check_network(network)
     network = _hand_network()
     network.layers[0].bias_mantissa[0] = 5000
-    with pytest.raises(ValueError, match="layer 'lpff': bias mantissa 5000"):
+    with pytest.raises(ValueError, match=r"layers.0.bias_mantissa: value 5000 .*\(layer 'lpff'\)"):
         check_network(network)
     network = _hand_network()
     network.layers[0].bias_exp = 8
-    with pytest.raises(ValueError, match="layer 'lpff': bias_exp=8"):
+    with pytest.raises(ValueError, match=r"layers.0.bias_exp=8.*\(layer 'lpff'\)"):
         check_network(network)
     network = _hand_network()
     network.layers[1].neuron = replace(NEURON, decay_ip=5000)
@@ -150,11 +190,11 @@ def test_check_network_names_the_layer():
         check_network(network)
     network = _hand_network()
     network.layers[1].recurrent_weights = np.zeros((3, 3), np.int32)
-    with pytest.raises(ValueError, match=r"recurrent weights of shape \(3, 3\), expected \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"layers.1.recurrent_weights has shape \(3, 3\), expected \(4, 4\)"):
         check_network(network)
     network = _hand_network()
     network.readout = LoihiReadout(np.zeros((2, 5), np.int32), np.zeros(2, np.int64))
-    with pytest.raises(ValueError, match="readout: 5 inputs, but the last layer has 4"):
+    with pytest.raises(ValueError, match=r"readout.weights has shape \(2, 5\), expected \(2, 4\)"):
         check_network(network)
 
 
@@ -205,6 +245,11 @@ def _random_inputs(seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("seed, saturating", RANDOM_CASES)
 def test_random_networks_equal_simulator(seed, saturating):
     _assert_equal_to_simulator(_random_network(seed, saturating), _random_inputs(seed))
+
+
+@pytest.mark.lava
+def test_small_state_network_equals_simulator():
+    _assert_equal_to_simulator(_small_state_network(), _small_state_inputs())
 
 
 @pytest.mark.parametrize("seed, saturating", RANDOM_CASES)
@@ -275,3 +320,98 @@ def test_keyboard_interrupt_stops_the_runtime():
     with pytest.raises(KeyboardInterrupt):
         run_graph(graph, on_sample=interrupt)
     _no_leftovers(shm_before)
+
+
+# -- the neuron's arithmetic against Lava's bit-accurate LIF ----------------------------------
+
+def _lif_subthreshold(u, v, du, dv, bias_mant, bias_exp) -> PyLifModelBitAcc:
+    """Lava's PyLifModelBitAcc after one sub-threshold update with no synaptic input."""
+    lif = PyLifModelBitAcc({})
+    lif.u, lif.v = u.astype(np.int32), v.astype(np.int32)
+    lif.du, lif.dv = du, dv
+    lif.bias_mant = bias_mant.astype(np.int16)
+    lif.bias_exp = np.full(bias_mant.shape, bias_exp, np.int16)
+    lif.scale_bias()
+    lif.subthr_dynamics(activation_in=np.zeros(u.shape, np.int16))
+    return lif
+
+
+def _numpy_arithmetic():
+    return models.decay_fixed, models.saturate, models.effective_bias
+
+
+def _torch_arithmetic():
+    def decay(x, d):
+        return sigma_delta.decay_fixed(torch.from_numpy(x.astype(np.int64)), int(d)).numpy()
+
+    def saturate(x):
+        return sigma_delta.saturate(torch.from_numpy(np.asarray(x, np.int64))).numpy()
+
+    def bias(mant, exp):   # what the simulator adds: LoihiLayer.bias
+        return LoihiLayer("x", np.zeros((mant.size, 1), np.int32), 0, mant, exp, NEURON,
+                          1.0).bias
+    return decay, saturate, bias
+
+
+@pytest.mark.parametrize("arithmetic", [_numpy_arithmetic, _torch_arithmetic],
+                         ids=["lava_model_numpy", "simulator_torch"])
+@pytest.mark.parametrize("du, dv, bias_exp", [(0, 0, 0), (408, 91, 3), (4095, 0, 7),
+                                              (1234, 1000, 5)])
+def test_decay_saturation_and_bias_shift_equal_lavas_lif(arithmetic, du, dv, bias_exp):
+    """u ← decay(u, du + 1) and v ← sat(decay(v, dv) + u + bias_mant << bias_exp), on the
+    same 24-bit integers, equal Lava's LIF (its du register has an implicit +1 offset)."""
+    decay, saturate, bias = arithmetic()
+    rng = np.random.default_rng(du + dv)
+    n = 4000
+    u = rng.integers(hardware.STATE_MIN, hardware.STATE_MAX + 1, n)
+    v = rng.integers(hardware.STATE_MIN, hardware.STATE_MAX + 1, n)
+    bias_mant = rng.integers(-hardware.BIAS_MANTISSA_MAX, hardware.BIAS_MANTISSA_MAX + 1, n)
+    lif = _lif_subthreshold(u, v, du, dv, bias_mant, bias_exp)
+    u_new = decay(u, du + lif.ds_offset)
+    np.testing.assert_array_equal(u_new, lif.u)
+    np.testing.assert_array_equal(bias(bias_mant, bias_exp), lif.effective_bias)
+    v_new = saturate(decay(v, dv + lif.dm_offset) + u_new + bias(bias_mant, bias_exp))
+    np.testing.assert_array_equal(v_new, lif.v)
+    # the integers are demanding: both saturation limits are hit, and flooring instead of
+    # truncating toward zero would differ (except for du + 1 = 4096, which zeroes u)
+    assert {hardware.STATE_MIN, hardware.STATE_MAX} <= set(lif.v.tolist())
+    floor = (u.astype(np.int64) * (hardware.DECAY_UNITY - du - 1)) >> hardware.DECAY_SHIFT
+    assert np.any(floor != lif.u) or du + 1 == hardware.DECAY_UNITY
+
+
+def _floor_numpy(state, decay):
+    return (state.astype(np.int64) * (hardware.DECAY_UNITY - np.int64(decay))) >> hardware.DECAY_SHIFT
+
+
+def _floor_torch(x, decay):
+    return (x * (hardware.DECAY_UNITY - decay)) >> hardware.DECAY_SHIFT
+
+
+def _nearest_numpy(state, decay):
+    decayed = state.astype(np.int64) * (hardware.DECAY_UNITY - np.int64(decay))
+    return np.sign(decayed) * ((np.abs(decayed) + hardware.DECAY_UNITY // 2) >> hardware.DECAY_SHIFT)
+
+
+def _nearest_torch(x, decay):
+    decayed = x * (hardware.DECAY_UNITY - decay)
+    return torch.sign(decayed) * ((decayed.abs() + hardware.DECAY_UNITY // 2) >> hardware.DECAY_SHIFT)
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("side, rounding", [
+    ("simulator", _floor_torch), ("lava", _floor_numpy), ("lava", _nearest_numpy),
+    ("simulator", _nearest_torch)], ids=["simulator-floor", "lava-floor", "lava-nearest",
+                                         "simulator-nearest"])
+def test_changed_decay_rounding_on_either_side_fails_the_equivalence_check(
+        monkeypatch, side, rounding):
+    """The one-line mutation of the decay's rounding (floor, or round to nearest, instead of
+    truncation toward zero) in the simulator's torch step or in the Lava ProcessModel makes
+    the spike-for-spike comparison of the equivalence tests fail on the small-state network
+    (which the unchanged sides pass, test above). Lava's workers are forked, so they run the
+    patched model. The networks with large states are blind to it: their spikes do not change."""
+    if side == "simulator":
+        monkeypatch.setattr(sigma_delta, "decay_fixed", rounding)
+    else:
+        monkeypatch.setattr(models, "decay_fixed", rounding)
+    with pytest.raises(AssertionError, match="spikes of layer"):
+        _assert_equal_to_simulator(_small_state_network(), _small_state_inputs())

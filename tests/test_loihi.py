@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from lprnn.core import hardware
-from lprnn.snn.mapper import MappingError, feedforward_decay, map_network, mapping_report
+from lprnn.snn import map_network
+from lprnn.snn.mapper import MappingError, feedforward_decay, mapping_report
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.snn.network import LoihiNetwork
 from lprnn.snn import simulate
@@ -183,3 +184,11 @@ def test_rejects_bad_options(kwargs, match):
 def test_rejects_bad_calibration_shape():
     with pytest.raises(ValueError, match="expected"):
         map_network(small_model(), 10, calibration=torch.zeros(2, 5, 7))
+
+
+def test_calibration_needs_a_simulation_function():
+    """The mapper does not import the simulator: calibration inputs need ``state_max``."""
+    from lprnn.snn import mapper
+
+    with pytest.raises(MappingError, match="state_max"):
+        mapper.map_network(small_model(), 10, calibration=smooth_input())

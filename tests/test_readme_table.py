@@ -114,3 +114,30 @@ def test_notebook_tables_accuracy_overview_and_figure_index(tmp_path):
     index = readme_table.figure_index(tmp_path, tmp_path / "nb")
     assert index[["figure", "notebook"]].values.tolist() == [
         ["05_precision.png", "05_weight_precision.ipynb"], ["99_other.png", "unknown"]]
+
+
+def test_rows_show_their_interval_and_provenance():
+    row = dict(experiment="train", dataset="digits", model="lpRNN", metric="test_accuracy",
+               value="0.861", std="", ci_low="0.8312", ci_high="0.8867", seeds="0,1,2",
+               n_clips="600", run_size="default", commit="abc1234def5678-dirty",
+               notebook="02.ipynb")
+    spread = dict(row, metric="val_accuracy", value="0.85", ci_low="", ci_high="", std="0.0123")
+    line = readme_table.render_table([row, spread]).splitlines()[2]
+    cells = [c.strip() for c in line.strip("|").split(" | ")]
+    assert cells[4] == "test_accuracy = 0.861 [0.831, 0.887]; val_accuracy = 0.85 ± 0.0123"
+    assert cells[5] == "default · seeds 0,1,2 · 600 clips · abc1234-dirty"
+    old = {k: row[k] for k in results.LEGACY_COLUMNS}
+    assert readme_table.render_table([old]).splitlines()[2].split(" | ")[4:6] == [
+        "test_accuracy = 0.861", "not recorded"]
+
+
+def test_recorded_provenance_reaches_the_readme(tmp_path):
+    csv = tmp_path / "results.csv"
+    results.record_one("train", "digits", "lpRNN", "test_accuracy", 0.861, "02.ipynb", csv,
+                       ci_low=0.83, ci_high=0.89, seeds=[0, 1, 2], n_clips=600,
+                       run_size="default")
+    readme = _readme(tmp_path)
+    readme_table.write_readme(readme, csv)
+    table = readme_table.table_in_readme(readme.read_text())
+    assert f"| default · seeds 0,1,2 · 600 clips · {results.current_commit()[:7]}" in table
+    assert "test_accuracy = 0.861 [0.83, 0.89]" in table

@@ -11,7 +11,7 @@ PAPER = ("hd", "gsc12", "gsc35", "gsc_v1", "shd", "ssc")
 
 
 def test_names() -> None:
-    assert recipe_names() == sorted(["digits", *PAPER])
+    assert recipe_names() == sorted(["digits", "fsdd", "fsdd_speakers", *PAPER])
 
 
 @pytest.mark.parametrize("name", recipe_names())

@@ -84,3 +84,43 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     assert reproduce.main(["--no-readme", str(tmp_path / "missing.ipynb")]) == 2
     with pytest.raises(SystemExit):
         reproduce.main(["--quick", "--full", str(nb)])
+
+
+def test_plan_runs_recipe_notebooks_again_per_recipe_and_results_last(tmp_path):
+    names = ["01_sigma_delta_neuron.ipynb", "02_train_lprnn.ipynb", "04_loihi_lava.ipynb",
+             "06_baselines.ipynb", "00_results.ipynb"]
+    paths = [tmp_path / n for n in names]
+    jobs = reproduce.plan(paths, ["fake_a", "fake_b"])
+    assert [j.executed_name for j in jobs] == [
+        "01_sigma_delta_neuron.ipynb", "02_train_lprnn.ipynb", "04_loihi_lava.ipynb",
+        "06_baselines.ipynb", "02_train_lprnn.fake_a.ipynb", "06_baselines.fake_a.ipynb",
+        "02_train_lprnn.fake_b.ipynb", "06_baselines.fake_b.ipynb", "00_results.ipynb"]
+    assert jobs[4].parameters == {"recipe_name": "fake_a"} and jobs[0].parameters == {}
+    assert [j.executed_name for j in reproduce.plan(paths, [])] == names[:4] + names[4:]
+
+
+def test_extra_recipes_skip_with_a_message(monkeypatch):
+    lines = []
+    monkeypatch.setattr(reproduce, "SPEECH_RECIPES", ("no_such_recipe",))
+    assert reproduce.extra_recipes(lines.append) == []
+    assert "no_such_recipe" in lines[-1] and "not defined" in lines[-1]
+    monkeypatch.setattr(reproduce, "SPEECH_RECIPES", ("digits",))
+    monkeypatch.setattr(reproduce, "fsdd_available", lambda: False)
+    assert reproduce.extra_recipes(lines.append) == []
+    assert "Free Spoken Digit Dataset" in lines[-1]
+    monkeypatch.setattr(reproduce, "fsdd_available", lambda: True)
+    assert reproduce.extra_recipes(lines.append) == ["digits"]
+
+
+@pytest.mark.slow
+def test_recipe_runs_get_their_parameter_and_their_own_copy(tmp_path, monkeypatch):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    nb = _notebook(src / "02_train_lprnn.ipynb", "print(recipe_name)",
+                   parameters='quick = False\nfull = False\nrecipe_name = "digits"')
+    out = tmp_path / "executed"
+    runs = reproduce.run_notebooks([nb], quick=True, output_dir=out, recipes=["fake"],
+                                   log=lambda _: None)
+    assert [r.executed.name for r in runs] == ["02_train_lprnn.ipynb", "02_train_lprnn.fake.ipynb"]
+    executed = nbformat.read(out / "02_train_lprnn.fake.ipynb", as_version=4)
+    assert any("fake" in o.get("text", "") for c in executed.cells for o in c.get("outputs", []))

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from lprnn.snn.mapper import map_network
+from lprnn.snn import map_network
 from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
 from lprnn.snn.simulator import _Connection, encode_input, simulate
-from test_loihi import small_model, smooth_input
+from tests.test_loihi import small_model, smooth_input
 
 STATE_MAX = 2 ** 23 - 1
 
 
 def reference_simulate(net: LoihiNetwork, x: np.ndarray):
-    """One sample, written plainly from ARCHITECTURE.md and the neuron docstring (NumPy int64)."""
+    """One sample, written plainly from docs/METHOD.md (Timing) and the neuron docstring (NumPy int64)."""
     k, n_ann = net.steps_per_ann_step, x.shape[0]
     x_int = np.round(x.astype(np.float64) * net.input_scale).astype(np.int64)
 
@@ -189,10 +189,10 @@ def test_network_and_option_errors():
     with pytest.raises(ValueError, match="batch_size=0"):
         simulate(net, x, batch_size=0)
     net.readout = LoihiReadout(np.zeros((3, 4), np.int32), np.zeros(3, np.int64))
-    with pytest.raises(ValueError, match="readout has 4 inputs, expected 10"):
+    with pytest.raises(ValueError, match=r"readout.weights has shape \(3, 4\), expected \(3, 10\)"):
         simulate(net, x)
     net.readout = LoihiReadout(np.zeros((3, 10), np.int32), np.zeros(3, np.int64), source="rates")
-    with pytest.raises(ValueError, match="readout source 'rates'"):
+    with pytest.raises(ValueError, match="readout.source='rates'"):
         simulate(net, x)
     with pytest.raises(ValueError, match="track_state_max=True"):
         simulate(map_network(small_model(), 2), x).headroom_bits()
@@ -201,10 +201,10 @@ def test_network_and_option_errors():
     bad.layers[1] = LoihiLayer(layer.name, layer.weights, layer.weight_exp, layer.bias_mantissa,
                                layer.bias_exp, SigmaDeltaFixedParams(90, 5000, 4096, 90, -10, 0),
                                layer.state_scale, layer.recurrent_weights)
-    with pytest.raises(ValueError, match="layer rnn_layers.0: decay_ip=5000"):
+    with pytest.raises(ValueError, match=r"layers.1.neuron: decay_ip=5000.*\(layer 'rnn_layers.0'\)"):
         simulate(bad, x)
     bad.layers[1] = LoihiLayer(layer.name, layer.weights, layer.weight_exp, layer.bias_mantissa,
                                layer.bias_exp, layer.neuron, layer.state_scale,
                                layer.recurrent_weights, recurrent_delay=-1)
-    with pytest.raises(ValueError, match="layer rnn_layers.0: recurrent_delay=-1"):
+    with pytest.raises(ValueError, match=r"layers.1.recurrent_delay=-1.*\(layer 'rnn_layers.0'\)"):
         simulate(bad, x)

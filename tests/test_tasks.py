@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lprnn.ann import tasks
+from lprnn.baselines import tasks
 
 
 def test_adding_targets_are_the_sum_of_marked_values():

@@ -5,7 +5,6 @@
 - :mod:`lprnn.ann.train`: training loop, evaluation, checkpoints, ``load_or_train``.
 - :mod:`lprnn.ann.recipes`: named training configurations per dataset and run size.
 - :mod:`lprnn.ann.authors`: the authors' released HD checkpoint.
-- :mod:`lprnn.ann.tasks`: the adding and copying tasks of the lpRNN paper.
 
 Imports only :mod:`lprnn.core` (and :mod:`lprnn.datasets` where a recipe loads its data).
 """

@@ -1,6 +1,6 @@
 """The lpRNN classifier of the paper: lpLinear → lpRNN × N → linear readout, k-bit weights.
 
-Each low-pass layer (PAPER.md; :mod:`lprnn.core.lowpass`)::
+Each low-pass layer (``docs/METHOD.md``; :mod:`lprnn.core.lowpass`)::
 
     z_t = W x_t + U h_{t-1} + b          (U = 0 for lpLinear)
     h_t = α h_{t-1} + (1 − α) · clamp(z_t, 0, a_max)
@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from lprnn.core import conventions
 from lprnn.core.lowpass import check_lowpass_params, lowpass_scan
 from lprnn.ann.quantize import FixedPointFormat, quantize, zero_weight_mask
 
-AVERAGING = ("second_half", "all")
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class ModelConfig:
         for size in self.rnn_sizes:
             _check_size(f"ModelConfig.rnn_sizes={self.rnn_sizes}: entry", size)
         check_lowpass_params(self.retention_ratio, self.a_max)
-        if self.averaging not in AVERAGING:
+        if self.averaging not in conventions.AVERAGING:
             raise ValueError(f"ModelConfig.averaging={self.averaging!r}: expected one of "
-                             f"{list(AVERAGING)}")
+                             f"{list(conventions.AVERAGING)}")
         try:
             self.weight_format
         except ValueError as err:
@@ -245,8 +245,7 @@ class LpRNNClassifier(nn.Module):
 
     def average_logits(self, step_logits: Tensor) -> Tensor:
         """Per-step logits [B, T, C] averaged over the readout window → [B, C]."""
-        start = step_logits.shape[1] // 2 if self.config.averaging == "second_half" else 0
-        return step_logits[:, start:].mean(dim=1)
+        return conventions.average_logits(step_logits, self.config.averaging)
 
     def forward(self, x: Tensor) -> Tensor:
         """x [B, T, n_inputs] → logits [B, n_classes]."""

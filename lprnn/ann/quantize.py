@@ -4,7 +4,7 @@ A :class:`FixedPointFormat` with ``int_bits`` integer and ``frac_bits`` fraction
 sign) represents the multiples of 2^-frac_bits in [−2^int_bits, 2^int_bits − 2^-frac_bits].
 The paper's "3-bit weights" are ``FixedPointFormat(int_bits=1, frac_bits=3)``: multiples of 1/8.
 
-Forward (PAPER.md: clamp to the integer range, multiply by 2^frac_bits, round, divide)::
+Forward (``docs/METHOD.md``, *Fixed point*: clamp to the integer range, multiply by 2^frac_bits, round, divide)::
 
     q(x) = round(clamp(x, lo, hi) · 2^f) / 2^f
 

@@ -9,7 +9,9 @@ A recipe names a dataset, the model configuration (keyword arguments of
   ``digits``; for the paper's datasets, the paper network for fewer epochs;
 - ``full``: the authors' settings (paper-size network, 50 epochs; GPU recommended).
 
-Recipes: ``digits`` (the built-in set, the default everywhere) and the paper's experiments
+Recipes: ``digits`` (the built-in set, the default everywhere); real human speech from the Free
+Spoken Digit Dataset, ``fsdd`` (its official split: recording index 0-4 is the test set) and
+``fsdd_speakers`` (speaker held out: test theo, validation lucas); and the paper's experiments
 ``hd`` (Heidelberg Digits audio), ``gsc12``/``gsc35`` (Speech Commands v0.02, 12 and 35
 classes), ``gsc_v1`` (v0.01, 12 classes), and the spike data sets ``shd``/``ssc``. The dataset
 each one names is loaded with :func:`lprnn.datasets.load_dataset` (see the README, "Running on the paper's datasets").
@@ -35,16 +37,33 @@ class Recipe:
     train: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
 
-    def with_overrides(self, *, model: dict[str, Any] | None = None,
+    def with_overrides(self, *, dataset: str | None = None,
+                       model: dict[str, Any] | None = None,
                        train: dict[str, Any] | None = None,
                        dataset_options: dict[str, Any] | None = None) -> "Recipe":
-        """A copy with some model/train/dataset options replaced."""
-        return replace(self, model={**self.model, **(model or {})},
+        """A copy with some model/train/dataset options replaced.
+
+        ``dataset``: train the recipe's network on another registered dataset
+        (:func:`lprnn.datasets.register_dataset`). The old dataset's options are dropped
+        except ``quick``, and so are the model's ``n_inputs``/``n_classes`` (they come from
+        the new data) unless ``model`` sets them; ``dataset_options`` then apply on top.
+        """
+        recipe_model, recipe_options = self.model, self.dataset_options
+        if dataset is not None and dataset != self.dataset:
+            from lprnn.datasets import dataset_names
+            if dataset not in dataset_names():
+                raise ValueError(f"dataset {dataset!r}: expected a registered dataset, one of "
+                                 f"{dataset_names()}")
+            recipe_model = {k: v for k, v in self.model.items()
+                            if k not in ("n_inputs", "n_classes")}
+            recipe_options = {k: v for k, v in self.dataset_options.items() if k == "quick"}
+        return replace(self, dataset=dataset or self.dataset,
+                       model={**recipe_model, **(model or {})},
                        train={**self.train, **(train or {})},
-                       dataset_options={**self.dataset_options, **(dataset_options or {})})
+                       dataset_options={**recipe_options, **(dataset_options or {})})
 
 
-# The authors' HD training settings (PAPER.md): Adam 1e-3, ReduceLROnPlateau(0.5, 3),
+# The authors' HD training settings (``docs/METHOD.md``, *Training*): Adam 1e-3, ReduceLROnPlateau(0.5, 3),
 # clipping norm 2 and value 2, batch 64, 50 epochs, best validation checkpoint.
 _AUTHORS_HD_TRAIN = dict(epochs=50, batch_size=64, lr=1e-3, clip_norm=2.0, clip_value=2.0,
                          plateau_factor=0.5, plateau_patience=3)
@@ -60,6 +79,8 @@ _SMOKE_NETWORK = dict(_PAPER_NETWORK, ff_size=16, rnn_sizes=(32,))
 _DEFAULT_EPOCHS = 10
 _LOTTERY_ROUNDS = 1
 
+_DIGITS_DEFAULT_NETWORK = dict(_PAPER_NETWORK, ff_size=64, rnn_sizes=(128, 128))
+
 _RECIPES: dict[tuple[str, str], Recipe] = {
     ("digits", "quick"): Recipe(
         "digits", "digits", "built-in spoken digits, smoke size",
@@ -68,7 +89,7 @@ _RECIPES: dict[tuple[str, str], Recipe] = {
         dataset_options=dict(quick=True)),
     ("digits", "default"): Recipe(
         "digits", "digits", "built-in spoken digits, reduced width for 2 CPU cores",
-        model=dict(_PAPER_NETWORK, ff_size=64, rnn_sizes=(128, 128)),
+        model=dict(_DIGITS_DEFAULT_NETWORK),
         train=dict(_AUTHORS_HD_TRAIN, epochs=20)),
     ("digits", "full"): Recipe(
         "digits", "digits", "built-in spoken digits, paper network and settings",
@@ -112,6 +133,39 @@ _PAPER_EXPERIMENTS = (
          _AUTHORS_HD_TRAIN))
 _RECIPES.update({key: recipe for experiment in _PAPER_EXPERIMENTS
                  for key, recipe in _paper_recipes(*experiment).items()})
+
+
+# FSDD: 10 English digits, 80 HD log-mel bands at 48 kHz, HD's averaging.
+_FSDD_MODEL = dict(n_inputs=80, n_classes=10, averaging="second_half")
+_FSDD_DEFAULT_TRAIN = dict(_AUTHORS_HD_TRAIN, epochs=20)
+_FSDD_PROTOCOLS = (
+    ("fsdd", "FSDD (real speech), official split (index 0-4 test, 5-9 validation)",
+     dict(protocol="official")),
+    ("fsdd_speakers", "FSDD (real speech), unseen speaker (test theo, validation lucas)",
+     dict(protocol="speakers")))
+
+
+def _fsdd_recipes(name: str, what: str,
+                  options: dict[str, Any]) -> dict[tuple[str, str], Recipe]:
+    """An FSDD protocol at the three sizes: smoke, the digits default network, the paper's."""
+    return {
+        (name, "quick"): Recipe(
+            name, "fsdd", f"{what}, smoke size", model=dict(_FSDD_MODEL, **_SMOKE_NETWORK),
+            train=dict(_AUTHORS_HD_TRAIN, epochs=1, batch_size=32),
+            dataset_options=dict(options, quick=True)),
+        (name, "default"): Recipe(
+            name, "fsdd", f"{what}, reduced width for 2 CPU cores",
+            model=dict(_FSDD_MODEL, **_DIGITS_DEFAULT_NETWORK), train=dict(_FSDD_DEFAULT_TRAIN),
+            dataset_options=dict(options)),
+        (name, "full"): Recipe(
+            name, "fsdd", f"{what}, paper network and settings",
+            model=dict(_FSDD_MODEL, **_PAPER_NETWORK), train=dict(_AUTHORS_HD_TRAIN),
+            dataset_options=dict(options)),
+    }
+
+
+_RECIPES.update({key: recipe for protocol in _FSDD_PROTOCOLS
+                 for key, recipe in _fsdd_recipes(*protocol).items()})
 
 
 def recipe_names() -> list[str]:

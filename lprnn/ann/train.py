@@ -1,11 +1,14 @@
 """Training, evaluation and checkpoints of :class:`lprnn.ann.model.LpRNNClassifier`.
 
-The authors' recipe (PAPER.md): cross-entropy on the time-averaged logits, Adam, gradient
+The authors' recipe (``docs/METHOD.md``, *Training*): cross-entropy on the time-averaged logits, Adam, gradient
 clipping (by norm, then by value), ReduceLROnPlateau on the validation accuracy, and the
 epoch with the best validation accuracy kept. Optional lottery-ticket rounds: after a round,
 the weights that quantize to zero are masked, the model is rewound to its initial weights
 and trained again (masked weights get zero gradient because the forward uses weight · mask);
-the model returned is the best epoch of the last round.
+the model returned is the best epoch of the last round. Optional float pre-training
+(``float_epochs``): that many epochs with float weights first (history round −1); quantized
+training and lottery rewinds start from its best epoch. Optional feature augmentation
+(``freq_warp``, ``time_mask``, ``freq_mask``; :mod:`lprnn.ann.augment`) of every training batch.
 
 Determinism: ``seed`` seeds the weight init (in :func:`load_or_train`) and the batch order.
 ``amp=True`` runs the input projections under ``torch.autocast(bfloat16)`` on CUDA only;
@@ -13,7 +16,11 @@ weights are quantized in float32 before the matmul (3-bit values are exact in bf
 the recurrence stays float32. On CPU ``amp`` is ignored with a warning.
 
 Checkpoints are ``torch.save`` dicts of tensors and JSON strings (format, model config,
-info) that load with ``torch.load(weights_only=True)``: nothing is unpickled.
+info) that load with ``torch.load(weights_only=True)``: nothing is unpickled; a truncated,
+foreign or incomplete file is refused naming the file and the field. They are written
+atomically; while :func:`load_or_train` trains, the best epoch so far is kept in a
+``.partial.pt`` file beside the final one, so Ctrl-C mid-epoch loses at most the epochs since
+then.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ import math
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -36,9 +43,11 @@ from tqdm.auto import tqdm
 
 from lprnn import atomic
 from lprnn import config as paths
+from lprnn.ann.augment import FeatureAugmentation
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 
 CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
+FLOAT_ROUND = -1  # the "round" of float pre-training epochs in a history
 
 
 @dataclass(frozen=True)
@@ -57,13 +66,20 @@ class TrainConfig:
     lottery_rounds: int = 0
     num_workers: int = 0
     amp: bool = False
+    # Feature augmentation of the training batches (lprnn.ann.augment; 0 = off).
+    freq_warp: float = 0.0
+    time_mask: int = 0
+    freq_mask: int = 0
+    # Epochs trained with float weights before the quantized epochs (0 = quantized throughout).
+    float_epochs: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected a positive integer")
-        for name in ("lottery_rounds", "num_workers", "plateau_patience", "seed"):
+        for name in ("lottery_rounds", "num_workers", "plateau_patience", "seed",
+                     "float_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected an integer ≥ 0")
@@ -75,6 +91,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.plateau_factor={self.plateau_factor!r}: "
                              "expected a value in (0, 1)")
         resolve_device(self.device)
+        self.augmentation.check()
+
+    @property
+    def augmentation(self) -> FeatureAugmentation:
+        return FeatureAugmentation(self.freq_warp, self.time_mask, self.freq_mask)
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any]) -> "TrainConfig":
@@ -115,6 +136,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def _check_dataset(dataset: Dataset, n_classes: int, what: str) -> None:
     if len(dataset) == 0:
         raise ValueError(f"{what} set is empty: expected at least one sequence")
+    features = getattr(dataset, "features", None)
+    if isinstance(features, Tensor) and features.is_floating_point() \
+            and not torch.isfinite(features).all():
+        raise ValueError(f"{what} set has {int((~torch.isfinite(features)).sum())} NaN/inf "
+                         "feature values: expected finite features")
     labels = getattr(dataset, "labels", None)
     if labels is not None and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
         raise ValueError(f"{what} labels span [{int(labels.min())}, {int(labels.max())}]: "
@@ -170,17 +196,22 @@ def confusion_matrix(predictions: Tensor, labels: Tensor, n_classes: int) -> Ten
 
 def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
                  config: TrainConfig, device: torch.device, generator: torch.Generator,
-                 lottery_round: int, first_epoch: int,
-                 progress: bool) -> tuple[list[dict[str, float]], dict[str, Tensor], int, float]:
-    """One round of training; returns (history, best state dict, best epoch, best accuracy)."""
+                 lottery_round: int, first_epoch: int, progress: bool,
+                 on_best: Callable[[int, float], None] | None = None,
+                 ) -> tuple[list[dict[str, float]], dict[str, Tensor], int, float]:
+    """One round of training; returns (history, best state dict, best epoch, best accuracy).
+
+    ``on_best(epoch, val_accuracy)`` is called while the model holds each new best epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
     loss_fn = nn.CrossEntropyLoss()
     augment_batch = getattr(train_set, "augment_batch", None)   # training-time augmentation
+    augmentation = config.augmentation
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_accuracy = None, first_epoch, -1.0
-    desc = "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})"
+    desc = ("train (float)" if lottery_round == FLOAT_ROUND else
+            "train" if config.lottery_rounds == 0 else f"train (round {lottery_round})")
     epochs = tqdm(range(first_epoch, first_epoch + config.epochs), desc=desc, disable=not progress,
                   unit="epoch")
     for epoch in epochs:
@@ -192,6 +223,8 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if augment_batch is not None:   # e.g. Speech Commands' frequency masking
                 x = augment_batch(x)
+            if augmentation.active:
+                x = augmentation(x)
             with _autocast(device, config.amp):
                 logits = model(x)
             loss = loss_fn(logits.float(), y)
@@ -212,16 +245,46 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         if val_accuracy > best_accuracy:
             best_accuracy, best_epoch = val_accuracy, epoch + 1
             best_state = copy.deepcopy(model.state_dict())
+            if on_best is not None:
+                on_best(best_epoch, best_accuracy)
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{val_accuracy:.3f}")
     return history, best_state, best_epoch, best_accuracy
 
 
+def _pretrain_float(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
+                    config: TrainConfig, device: torch.device, generator: torch.Generator,
+                    progress: bool) -> list[dict[str, float]]:
+    """``config.float_epochs`` epochs with the weight quantization switched off; the model
+    keeps its best float epoch, from which quantized training (and lottery rewinds) start."""
+    if not isinstance(model, LpRNNClassifier):
+        raise TypeError(f"float_epochs={config.float_epochs} needs an LpRNNClassifier, got a "
+                        f"{type(model).__name__}")
+    layers = model.quantized_layers()
+    formats = {name: layer.fmt for name, layer in layers.items()}
+    for layer in layers.values():
+        layer.fmt = None
+    try:
+        history, best_state, _, _ = _train_round(
+            model, train_set, val_set, replace(config, epochs=config.float_epochs), device,
+            generator, FLOAT_ROUND, 0, progress)
+    finally:
+        for name, layer in layers.items():
+            layer.fmt = formats[name]
+    model.load_state_dict(best_state)
+    return history
+
+
 def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
-          config: TrainConfig | None = None, progress: bool = True) -> TrainResult:
+          config: TrainConfig | None = None, progress: bool = True, *,
+          checkpoint: str | Path | None = None) -> TrainResult:
     """Train ``model`` in place (module docstring); it ends holding its best epoch's weights.
 
     ``model``: an LpRNNClassifier, or any classifier module ``x [B, T, F] -> logits [B, C]``
     with ``model.config.n_classes`` (the baselines); lottery rounds need an LpRNNClassifier.
+    ``checkpoint``: a path (LpRNNClassifier only) checked writable before training and
+    rewritten atomically at every new best validation epoch (info: ``partial=True``,
+    ``best_epoch``, ``best_val_accuracy``), so an interrupted run (Ctrl-C mid-epoch) leaves
+    the last good epoch on disk.
     """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
@@ -236,10 +299,20 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
     if config.amp and device.type != "cuda":
         warnings.warn(f"amp=True is ignored on {device.type}: bfloat16 autocast is used on "
                       "CUDA only", stacklevel=2)
+    on_best = None
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        atomic.check_writable(checkpoint.parent, "checkpoint folder")
+
+        def on_best(epoch: int, accuracy: float) -> None:
+            save_checkpoint(checkpoint, model, partial=True, best_epoch=epoch,
+                            best_val_accuracy=accuracy)
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
-    initial_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
+    if config.float_epochs:
+        history = _pretrain_float(model, train_set, val_set, config, device, generator, progress)
+    initial_state = copy.deepcopy(model.state_dict())
     for lottery_round in range(config.lottery_rounds + 1):
         if lottery_round > 0:
             masks = model.zero_weight_masks()
@@ -250,7 +323,7 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
                     layer.weight.mul_(masks[name])
         round_history, best_state, best_epoch, best_accuracy = _train_round(
             model, train_set, val_set, config, device, generator, lottery_round,
-            len(history), progress)
+            len(history), progress, on_best)
         history += round_history
         model.load_state_dict(best_state)
     return TrainResult(history, best_accuracy, best_epoch)
@@ -291,8 +364,21 @@ def load_checkpoint(path: str | Path, *,
                 if isinstance(payload, dict) and "state_dict" not in payload else "")
         raise ValueError(f"checkpoint {path}: expected an {CHECKPOINT_FORMAT!r} file written by "
                          f"lprnn.ann.train.save_checkpoint{hint}")
-    options = json.loads(payload["config"])
-    model_config = ModelConfig.from_dict(options)
+    for name, kind in (("config", str), ("info", str), ("state_dict", dict)):
+        if not isinstance(payload.get(name), kind):
+            raise ValueError(f"checkpoint {path}: field {name!r} is missing or not a "
+                             f"{kind.__name__} (an incomplete or foreign file)")
+    try:
+        options, info = json.loads(payload["config"]), json.loads(payload["info"])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"checkpoint {path}: field 'config' or 'info' is not JSON ({err})") \
+            from None
+    if not isinstance(options, dict) or not isinstance(info, dict):
+        raise ValueError(f"checkpoint {path}: fields 'config' and 'info' must be JSON objects")
+    try:
+        model_config = ModelConfig.from_dict(options)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path}: field 'config': {err}") from None
     for name, value in (expected or {}).items():
         have = getattr(model_config, name, None) if name in options else None
         if _normalized(have) != _normalized(value):
@@ -303,7 +389,7 @@ def load_checkpoint(path: str | Path, *,
     except RuntimeError as err:
         raise ValueError(f"checkpoint {path}: its tensors do not fit its architecture "
                          f"{model_config}: {str(err)[:300]}") from None
-    return model.eval(), json.loads(payload["info"])
+    return model.eval(), info
 
 
 def _normalized(value: Any) -> Any:
@@ -348,13 +434,26 @@ def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifie
     """
     from lprnn.datasets import load_dataset
 
+    # Options (the device among them) and the models folder are checked before any long work.
+    train_config = TrainConfig.from_dict(recipe.train)
+    atomic.check_writable(paths.models_dir(), "models folder")
     splits = {split: load_dataset(recipe.dataset, split, **recipe.dataset_options)
               for split in ("train", "val", "test")}
     path = checkpoint_path(recipe, splits["train"])
-    if path.is_file():
-        model, info = load_checkpoint(path, expected=recipe.model)
-        return model, dict(info, checkpoint=str(path), cached=True)
-    train_config = TrainConfig.from_dict(recipe.train)
+    with atomic.lock(path):   # parallel runs of one recipe train it once
+        if path.is_file():
+            model, info = load_checkpoint(path, expected=recipe.model)
+            return model, dict(info, checkpoint=str(path), cached=True)
+        return _train_and_save(recipe, train_config, splits, path, progress)
+
+
+def partial_checkpoint_path(path: Path) -> Path:
+    """Where :func:`load_or_train` keeps the best epoch so far while it trains ``path``."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
+
+
+def _train_and_save(recipe: Any, train_config: TrainConfig, splits: dict[str, Dataset],
+                    path: Path, progress: bool) -> tuple[LpRNNClassifier, dict]:
     data_sizes = dict(n_inputs=splits["train"].n_features, n_classes=splits["train"].n_classes)
     for name, value in data_sizes.items():
         if name in recipe.model and recipe.model[name] != value:
@@ -363,11 +462,20 @@ def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifie
     torch.manual_seed(train_config.seed)
     model = LpRNNClassifier(ModelConfig.from_dict({**recipe.model, **data_sizes}))
     start = time.perf_counter()
-    result = train(model, splits["train"], splits["val"], train_config, progress=progress)
+    partial = partial_checkpoint_path(path)
+    try:
+        result = train(model, splits["train"], splits["val"], train_config, progress=progress,
+                       checkpoint=partial)
+    except KeyboardInterrupt:
+        if partial.is_file():
+            warnings.warn(f"training interrupted: the best epoch so far is kept in {partial} "
+                          "(load it with lprnn.ann.train.load_checkpoint)", stacklevel=3)
+        raise
     train_seconds = time.perf_counter() - start
     test = evaluate(model, splits["test"], device=train_config.device)
     info = dict(recipe=asdict(recipe), test_accuracy=test.accuracy,
                 best_val_accuracy=result.best_val_accuracy, best_epoch=result.best_epoch,
                 history=result.history, train_seconds=train_seconds)
     save_checkpoint(path, model.cpu(), **info)
+    partial.unlink(missing_ok=True)
     return model.eval(), dict(info, checkpoint=str(path), cached=False)

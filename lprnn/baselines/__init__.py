@@ -5,6 +5,8 @@
 - :mod:`lprnn.baselines.srnn`: adaptive-LIF spiking RNN with learnable time constants and
   surrogate gradients (Yin, Corradi, Bohté 2020).
 - :mod:`lprnn.baselines.lstm`: the float LSTM reference.
+- :mod:`lprnn.baselines.tasks`: the adding and copying tasks of the lpRNN paper, on which the
+  lpRNN is compared with the Elman RNN and the LSTM.
 - :mod:`lprnn.baselines.conversions`: plain conversions of the trained lpRNN (rate-coded
   integrate-and-fire without self-feedback; the stock sigma-delta neuron), to isolate what the
   adaptive ΣΔ neuron buys.

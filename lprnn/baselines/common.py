@@ -1,4 +1,5 @@
-"""What every baseline classifier shares: its shape configuration and the logit averaging."""
+"""What every baseline classifier shares: its shape configuration and the stacked classifier
+(the logit averaging is :func:`lprnn.core.conventions.average_logits`)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-AVERAGING = ("second_half", "all")
+from lprnn.core.conventions import average_logits, check_averaging
 
-
-def check_averaging(averaging: str) -> None:
-    if averaging not in AVERAGING:
-        raise ValueError(f"averaging={averaging!r}: expected one of {list(AVERAGING)}")
-
-
-def average_logits(logits: Tensor, averaging: str) -> Tensor:
-    """Mean of per-step logits ``[B, T, C]`` over ``t >= T // 2`` ("second_half") or all steps."""
-    check_averaging(averaging)
-    start = logits.shape[1] // 2 if averaging == "second_half" else 0
-    return logits[:, start:].mean(dim=1)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Both take the *deployed* network (:meth:`lprnn.ann.model.LpRNNClassifier.effective_parameters`: the
 quantized, masked weights) and change only the neuron, so the difference to the adaptive ΣΔ
-mapping (:func:`lprnn.snn.mapper.map_network` + :func:`lprnn.snn.simulate`) is the neuron model.
+mapping (:func:`lprnn.snn.map_network` + :func:`lprnn.snn.simulate`) is the neuron model.
 They run in float (no Loihi integer rounding), which only favours them.
 
 **Rate-coded integrate-and-fire without self-feedback** (:func:`simulate_rate_coded`): the ΣΔ
@@ -12,7 +12,8 @@ subtraction). With k SNN steps per ANN step (input held), the per-step retention
 α_k = α^(1/k) (k sub-steps give the ANN's α), and a spike worth ``a_max`` for one step (so a
 rate r decodes to r·a_max, and θ = a_max)::
 
-    z(n)    = W x̂(n) + U ĥ(n) + b              x̂ = x (first layer) or a_max·s_below(n−1);
+    z(n)    = W x̂(n) + U ĥ(n) + b              x̂ = x[(n−1)//k] (first layer; 0 at n = 0)
+                                               or a_max·s_below(n−1);
                                                ĥ = a_max·s_self(n−1)
     i_ip(n) = max(0, α_k i_ip(n−1) + (1 − α_k) z(n))    the unit's state, ReLU'd like the ΣΔ's
     v(n)    = v(n−1) + i_ip(n);  s(n) = [v ≥ a_max];  v ← v − a_max·s
@@ -28,7 +29,9 @@ the change of the activation as a graded spike when it reaches the threshold θ:
 
     Δ = act(t) − sent(t−1);  s = Δ·[|Δ| ≥ θ];  sent ← sent + s
 
-(Lava's Delta keeps ``act − residue`` as ``sent``; the receivers' Σ holds exactly ``sent``.)
+(Lava's Delta keeps ``act − residue`` as ``sent``; the receivers' Σ holds exactly ``sent``.
+Σ, ReLU and :func:`delta_encode` are tested equal to Lava's own ``SigmaDelta`` process,
+``fixed_pt``, on the same integers; population A's ceiling a_max has no counterpart there.)
 The stock neuron holds no low-pass state, so each lpRNN unit becomes two of them, updated once
 per ANN step (lava-dl's graded-spike networks run at the ANN rate): population A with
 activation ``clamp(z, 0, a_max)`` on z = W x̂ + U ĥ + b, and population B with a ReLU on
@@ -49,6 +52,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lprnn.baselines.elman import SpikingResult
+from lprnn.core import conventions
 from lprnn.core.integrate_fire import IntegrateFireParams, integrate_fire_step
 from lprnn.core.integrate_fire import initial_state as if_initial_state
 
@@ -74,17 +78,9 @@ def _deployed_layers(model: nn.Module) -> tuple[list[_Layer], Tensor, Tensor]:
 
 def _fan_outs(layers: list[_Layer], readout: Tensor) -> tuple[Tensor, list[Tensor]]:
     """Non-zero outgoing weights of each input channel and of each neuron of each layer."""
-    input_fan_out = (layers[0].weight != 0).sum(dim=0).float()
-    fan_outs = []
-    for i, layer in enumerate(layers):
-        downstream = layers[i + 1].weight if i + 1 < len(layers) else readout
-        own = (layer.recurrent != 0).sum(dim=0) if layer.recurrent is not None else 0
-        fan_outs.append(((downstream != 0).sum(dim=0) + own).float())
-    return input_fan_out, fan_outs
-
-
-def _window_start(n_steps: int, averaging: str) -> int:
-    return n_steps // 2 if averaging == "second_half" else 0
+    fan_outs = conventions.layer_fan_outs([layer.weight for layer in layers],
+                                          [layer.recurrent for layer in layers], readout)
+    return conventions.fan_out(layers[0].weight).float(), [f.float() for f in fan_outs]
 
 
 def _check_input(model: nn.Module, x: Tensor) -> None:
@@ -127,16 +123,21 @@ def simulate_rate_coded(model: nn.Module, x: Tensor, steps_per_ann_step: int = 1
         counts = [torch.zeros_like(s) for s in spikes]
         window_sum = torch.zeros(n_batch, layers[-1].weight.shape[0])
         synaptic_ops = torch.zeros(n_batch)
-        start = _window_start(n_steps, config.averaging) * k
+        start = conventions.window_start(n_steps, config.averaging, k)
         input_drive = nn.functional.linear(batch, layers[0].weight, layers[0].bias)
         input_events = (batch != 0).float() @ input_fan_out
+        no_input = torch.zeros_like(input_drive[:, 0])
         for n in range(n_steps * k):
+            # the input is sent at every step (counted as sent, like the simulator's), and
+            # arrives one step later
             synaptic_ops += input_events[:, n // k]
+            held = conventions.held_input_step(n, k)
             previous = spikes
             spikes = []
             for i, layer in enumerate(layers):
                 if i == 0:
-                    drive = input_drive[:, n // k]
+                    # the bias drives the layer from the first step, as on Loihi
+                    drive = input_drive[:, held] if held is not None else no_input + layers[0].bias
                 else:
                     drive = nn.functional.linear(a_max * previous[i - 1], layer.weight, layer.bias)
                 if layer.recurrent is not None:
@@ -182,7 +183,8 @@ def simulate_stock_sigma_delta(model: nn.Module, x: Tensor, threshold: float, *,
         sent_h = [torch.zeros_like(s) for s in sent_a]
         counts = [torch.zeros_like(s) for s in sent_a]
         synaptic_ops = (batch != 0).float().sum(dim=1) @ input_fan_out
-        start = _window_start(n_steps, config.averaging)
+        # one update per ANN step (graded spikes at the ANN rate): no SNN-step delay to model
+        start = conventions.window_start(n_steps, config.averaging)
         input_drive = nn.functional.linear(batch, layers[0].weight, layers[0].bias)
         window_sum = torch.zeros_like(sent_h[-1])
         for t in range(n_steps):

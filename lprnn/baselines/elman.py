@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lprnn.baselines.common import BaselineConfig, StackedClassifier, average_logits
+from lprnn.core.conventions import fan_out, layer_fan_outs
 from lprnn.core.integrate_fire import IntegrateFireParams, initial_state, integrate_fire_step
 
 WEIGHT_LEVELS = 16
@@ -283,11 +284,9 @@ def _simulate_batch(model: ElmanClassifier, x: Tensor, ticks: int) -> tuple[Tens
     weights = [layer.effective_weights() for layer in layers]
     ceilings = [layer.constraints.a_max for layer in layers]
     n_batch, n_steps, _ = x.shape
-    # fan-out of each source: non-zero weights in its column of every matrix it feeds
-    fan_outs = [(w != 0).sum(dim=0).float() for w, _, _ in weights]
-    readout_fan_out = (model.out.weight != 0).sum(dim=0).float()
-    spike_fan_out = [(u != 0).sum(dim=0).float() + (fan_outs[i + 1] if i + 1 < len(layers) else readout_fan_out)
-                     for i, (_, u, _) in enumerate(weights)]
+    input_fan_out = fan_out(weights[0][0]).float()
+    spike_fan_out = [f.float() for f in layer_fan_outs([w for w, _, _ in weights],
+                                                       [u for _, u, _ in weights], model.out.weight)]
     states = [initial_state((n_batch, w.shape[0])) for w, _, _ in weights]
     previous = [torch.zeros(ticks, n_batch, w.shape[0]) for w, _, _ in weights]
     counts = [torch.zeros(n_batch, w.shape[0]) for w, _, _ in weights]
@@ -295,8 +294,10 @@ def _simulate_batch(model: ElmanClassifier, x: Tensor, ticks: int) -> tuple[Tens
     input_current = nn.functional.linear(x, weights[0][0], weights[0][2])
     logits = []
     for t in range(n_steps):
-        synaptic_ops += (x[:, t] != 0).float() @ fan_outs[0]
+        synaptic_ops += (x[:, t] != 0).float() @ input_fan_out
         current_spikes = [torch.zeros_like(p) for p in previous]
+        # spikes reach the next layer within the same tick: the ticks discretize one Elman
+        # step's activation (Diehl et al.'s conversion), they are not SNN steps with synapses
         for k in range(ticks):
             below = None
             for i, ((w, u, b), a_max) in enumerate(zip(weights, ceilings)):

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from lprnn.baselines.common import BaselineConfig, StackedClassifier, average_logits
 from lprnn.baselines.elman import SpikingResult
+from lprnn.core.conventions import fan_out, layer_fan_outs
 
 THRESHOLD_BASELINE = 0.01   # b_0
 ADAPTATION_STRENGTH = 1.8   # β
@@ -156,11 +157,10 @@ def spiking_activity(model: AdaptiveSRNN, x: Tensor, *, batch_size: int = 256,
     """
     model.eval()
     layers = model.rnn_layers
-    input_fan_out = (layers[0].linear.weight != 0).sum(dim=0).float()
-    fan_outs = []
-    for i, layer in enumerate(layers):
-        downstream = layers[i + 1].linear.weight if i + 1 < len(layers) else model.out.linear.weight
-        fan_outs.append(((layer.linear_hh.weight != 0).sum(dim=0) + (downstream != 0).sum(dim=0)).float())
+    input_fan_out = fan_out(layers[0].linear.weight).float()
+    fan_outs = [f.float() for f in layer_fan_outs([layer.linear.weight for layer in layers],
+                                                  [layer.linear_hh.weight for layer in layers],
+                                                  model.out.linear.weight)]
     logits, counts, ops = [], [[] for _ in layers], []
     for start in tqdm(range(0, len(x), batch_size), desc="SRNN activity", disable=not progress):
         batch = x[start:start + batch_size]

@@ -13,11 +13,8 @@ keeps the remainder, so no input is lost). At most one spike per step: inputs ab
 the rate at 1 while v keeps growing. Negative inputs lower v without a floor (as in the
 conversion literature), so a negative excursion must be paid back before the next spike.
 
-Two numeric paths of the same update:
-
-- :func:`integrate_fire_step`: float tensors, differentiable in ``a`` except at the threshold.
-- :func:`integrate_fire_step_fixed`: int64 tensors with the membrane saturating at
-  ±``hardware.STATE_MAX`` (24-bit), as a Loihi compartment would hold it.
+:func:`integrate_fire_step` works on float tensors (differentiable in ``a`` except at the
+threshold); the baselines run it in float, which only favours them.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from lprnn.core import hardware
 
 
 class IntegrateFireState(NamedTuple):
@@ -59,33 +55,8 @@ def integrate_fire_step(input_current: Tensor, state: IntegrateFireState,
     """One float step: ``v ← v + a; s = [v ≥ θ]; v ← v − θ·s``. Returns (spikes as 0./1., state)."""
     if not input_current.is_floating_point():
         raise TypeError(f"integrate_fire_step: input dtype {input_current.dtype}, expected a "
-                        "floating-point tensor (use integrate_fire_step_fixed for integers)")
+                        "floating-point tensor")
     _check_threshold(params.threshold)
     v = state.v + input_current
     spikes = (v >= params.threshold).to(v.dtype)
     return spikes, IntegrateFireState(v=v - params.threshold * spikes)
-
-
-def integrate_fire_step_fixed(input_current: Tensor, state: IntegrateFireState,
-                              params: IntegrateFireParams) -> tuple[Tensor, IntegrateFireState]:
-    """One integer step: ``v ← sat(v + a); s = [v ≥ θ]; v ← v − θ·s``, sat = clip to ±STATE_MAX.
-
-    ``input_current`` and ``state.v`` are int64; θ an integer (or int64 tensor) in [1, STATE_MAX].
-    Returns (spikes as int64 0/1, state).
-    """
-    for name, value in (("input", input_current), ("state.v", state.v)):
-        if value.dtype != torch.int64:
-            raise TypeError(f"integrate_fire_step_fixed: {name} dtype {value.dtype}, expected torch.int64")
-    threshold = params.threshold
-    if isinstance(threshold, Tensor):
-        if threshold.dtype != torch.int64:
-            raise TypeError(f"integrate_fire_step_fixed: threshold dtype {threshold.dtype}, "
-                            "expected torch.int64")
-    elif not isinstance(threshold, int) or isinstance(threshold, bool):
-        raise TypeError(f"integrate_fire_step_fixed: threshold {threshold!r}, expected an int")
-    _check_threshold(threshold)
-    if (torch.as_tensor(threshold) > hardware.STATE_MAX).any():
-        raise ValueError(f"IF threshold {threshold}: expected at most STATE_MAX={hardware.STATE_MAX}")
-    v = torch.clamp(state.v + input_current, hardware.STATE_MIN, hardware.STATE_MAX)
-    spikes = (v >= threshold).to(torch.int64)
-    return spikes, IntegrateFireState(v=v - threshold * spikes)

@@ -1,6 +1,6 @@
 """The low-pass unit of lpLinear and lpRNN layers (float, differentiable).
 
-One step (PAPER.md), with retention ratio α and clamp ceiling a_max::
+One step (``docs/METHOD.md``, *The lpRNN*), with retention ratio α and clamp ceiling a_max::
 
     z_t = W x_t + U h_{t-1} + b                      (the drive; U = 0 for lpLinear)
     h_t = α h_{t-1} + (1 − α) · clamp(z_t, 0, a_max)

@@ -1,6 +1,6 @@
 """The adaptive ΣΔ low-pass neuron: one step, float and Loihi fixed point.
 
-Each lpRNN unit becomes one neuron with four states (PAPER.md, "The ΣΔ neuron"):
+Each lpRNN unit becomes one neuron with four states (``docs/METHOD.md``, "The ΣΔ neuron"):
 
 - ``i_in``: synaptic current, the low-pass of the incoming weighted spikes;
 - ``i_ip``: the low-pass of ``i_in + bias``: the unit's analog state (sets the lpRNN's α);

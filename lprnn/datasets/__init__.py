@@ -8,7 +8,12 @@ Registry. :data:`LOADERS` maps a dataset name to its loader, a function
     loader(split: str, *, root: Path | None, download: bool, quick: bool, **options)
         -> SequenceDataset
 
-To add a dataset ``NAME``: write ``lprnn/datasets/NAME.py`` with a function
+Your own data: :func:`register_dataset` adds a loader under a new name, e.g. a folder or CSV
+manifest of recordings through the package's front ends
+(``register_dataset("mywords", lprnn.datasets.audio.audio_loader("/data/mywords.csv"))``), or
+``load_dataset("audio", split, root=FOLDER_OR_CSV)`` without registering.
+
+To add a built-in dataset ``NAME``: write ``lprnn/datasets/NAME.py`` with a function
 ``load(split, *, root: Path, download, quick, progress=True, **options) -> SequenceDataset``
 (it may import :class:`SequenceDataset` from here) and add ``"NAME": _module_loader("NAME")`` to
 :data:`LOADERS` (``_module_loader(module, function, folder=..., **preset_options)`` for variants
@@ -21,6 +26,7 @@ split; the entry resolves ``root=None`` to ``lprnn.config.data_dir() / folder``;
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,17 +87,20 @@ Loader = Callable[..., SequenceDataset]
 
 
 def _module_loader(module_name: str, function: str = "load", folder: str | None = None,
-                   **preset: object) -> Loader:
+                   resolve_root: bool = True, **preset: object) -> Loader:
     """A registry entry: ``lprnn.datasets.<module_name>.<function>``, imported on first call.
 
     ``root=None`` becomes ``lprnn.config.data_dir() / folder`` (default: the module name), so
-    entries that share data (``gsc`` and ``gsc35``) share one folder; ``preset`` options are
-    passed first and can be overridden by the caller's.
+    entries that share data (``gsc`` and ``gsc35``) share one folder; with
+    ``resolve_root=False`` the module's own function resolves ``root=None`` (``fsdd`` also
+    looks in the shared folder). ``preset`` options are passed first and can be overridden by
+    the caller's.
     """
 
     def load(split: str, *, root: Path | None, **kwargs: object) -> SequenceDataset:
         module = importlib.import_module(f"lprnn.datasets.{module_name}")
-        root = root if root is not None else config.data_dir() / (folder or module_name)
+        if root is None and resolve_root:
+            root = config.data_dir() / (folder or module_name)
         return getattr(module, function)(split, root=root, **{**preset, **kwargs})
 
     load.__name__ = f"load_{module_name}"
@@ -100,6 +109,8 @@ def _module_loader(module_name: str, function: str = "load", folder: str | None 
 
 LOADERS: dict[str, Loader] = {
     "digits": _module_loader("digits"),
+    "fsdd": _module_loader("fsdd", resolve_root=False),
+    "audio": _module_loader("audio", resolve_root=False),
     "hd": _module_loader("hd"),
     "gsc": _module_loader("gsc"),
     "gsc35": _module_loader("gsc", folder="gsc", task=35),
@@ -107,6 +118,28 @@ LOADERS: dict[str, Loader] = {
     "shd": _module_loader("shd"),
     "ssc": _module_loader("shd", "load_ssc", folder="ssc"),
 }
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def register_dataset(name: str, loader: Loader, *, replace: bool = False) -> None:
+    """Make ``load_dataset(name, ...)`` (and recipes, and ``python -m lprnn train --dataset``)
+    call ``loader(split, *, root, download, quick, **options) -> SequenceDataset``.
+
+    ``name`` is also the folder of its feature cache: letters, digits, ``_``, ``.`` and ``-``.
+    An existing name is refused unless ``replace=True``.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"dataset name {name!r}: expected letters, digits, '_', '.' or '-' "
+                         "(it names a cache folder)")
+    if not callable(loader):
+        raise TypeError(f"loader {loader!r}: expected a function "
+                        "loader(split, *, root, download, quick, **options) -> SequenceDataset")
+    if name in LOADERS and not replace:
+        raise ValueError(f"dataset {name!r} is already registered: pass replace=True to "
+                         "replace it")
+    LOADERS[name] = loader
 
 
 def dataset_names() -> list[str]:

@@ -46,7 +46,10 @@ Cache: the features of all three splits are generated together (the sequence len
 the training clips) into ``<root>/digits-<key>.npz`` (float16 features, labels, speaker ids)
 with a manifest ``digits-<key>.json`` beside it (parameters, counts, speakers per split, length,
 generation time). ``key`` hashes every parameter that changes the data, including the front end,
-so a changed parameter regenerates and an unchanged one loads in well under a second.
+so a changed parameter regenerates and an unchanged one loads in well under a second. Generation
+holds a lock (parallel notebooks generate once and share the result), the files are written
+atomically, and a cache that does not pass :func:`read_cache` (corrupt, truncated, foreign or
+incomplete) is regenerated with a warning naming the file and the field.
 """
 
 from __future__ import annotations
@@ -54,9 +57,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -68,6 +71,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
+from lprnn import atomic
 from lprnn.datasets import frontend
 from lprnn.datasets import SequenceDataset, synth
 
@@ -335,41 +339,90 @@ def generate(config: DigitsConfig,
     return data, manifest
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is ordinary data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cache_paths(config: DigitsConfig, root: Path) -> tuple[Path, Path]:
     """(features ``.npz``, manifest ``.json``) of ``config`` under ``root``."""
     key = cache_key(config)
     return root / f"digits-{key}.npz", root / f"digits-{key}.json"
 
 
+def read_cache(config: DigitsConfig, features_path: Path, manifest_path: Path,
+               splits: tuple[str, ...] = SPLITS) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+    """The arrays of ``splits`` and the manifest of a cache, checked as a whole (the manifest,
+    every split's entries, the shapes, types and labels of the splits read).
+
+    Raises ValueError naming the file and the field when a file is unreadable, the manifest
+    is not this configuration's, or an array is missing or has the wrong shape or type.
+    """
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"digits manifest {manifest_path}: not readable JSON ({err})") from None
+
+    def field(name: str, kind: type) -> object:
+        if not isinstance(manifest, dict) or not isinstance(manifest.get(name), kind):
+            raise ValueError(f"digits manifest {manifest_path}: field {name!r} is missing or not "
+                             f"a {kind.__name__}")
+        return manifest[name]
+
+    if field("key", str) != cache_key(config):
+        raise ValueError(f"digits manifest {manifest_path}: field 'key' is {manifest['key']!r}, "
+                         f"expected {cache_key(config)!r} (another configuration's cache)")
+    if field("classes", list) != list(CLASSES):
+        raise ValueError(f"digits manifest {manifest_path}: field 'classes' differs from "
+                         f"the {len(CLASSES)} digit classes")
+    counts, n_steps, n_features = field("counts", dict), field("n_steps", int), \
+        field("n_features", int)
+    expected = {"features": np.floating, "labels": np.integer, "speakers": np.integer}
+    data: dict[str, dict[str, np.ndarray]] = {}
+    try:
+        with np.load(features_path, allow_pickle=False) as archive:
+            for entry in (f"{split}_{name}" for split in SPLITS for name in expected):
+                if entry not in archive.files:
+                    raise ValueError(f"digits cache {features_path}: array {entry!r} missing")
+            for split in splits:
+                if not isinstance(counts.get(split), int):
+                    raise ValueError(f"digits manifest {manifest_path}: field 'counts.{split}' "
+                                     "is missing or not an integer")
+                shapes = {"features": (counts[split], n_steps, n_features),
+                          "labels": (counts[split],), "speakers": (counts[split],)}
+                data[split] = {}
+                for name, kind in expected.items():
+                    entry = f"{split}_{name}"
+                    array = archive[entry]
+                    if array.shape != shapes[name] or not np.issubdtype(array.dtype, kind):
+                        raise ValueError(f"digits cache {features_path}: array {entry!r} is "
+                                         f"{array.dtype} {array.shape}, expected "
+                                         f"{kind.__name__} {shapes[name]}")
+                    data[split][name] = array
+                labels = data[split]["labels"]
+                if labels.size and not 0 <= labels.min() <= labels.max() < len(CLASSES):
+                    raise ValueError(f"digits cache {features_path}: array '{split}_labels' "
+                                     f"spans [{labels.min()}, {labels.max()}], expected "
+                                     f"[0, {len(CLASSES) - 1}]")
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"digits cache {features_path}: not a readable .npz ({err})") from None
+    return data, manifest
+
+
 def load_arrays(config: DigitsConfig, split: str, root: Path,
                 progress: bool = True) -> tuple[dict[str, np.ndarray], dict]:
-    """The cached arrays of ``split`` and the manifest, generating the cache when absent."""
+    """The cached arrays of ``split`` and the manifest, generating the cache when absent or
+    invalid (:func:`read_cache`; with a warning)."""
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: expected one of {list(SPLITS)}")
     features_path, manifest_path = cache_paths(config, Path(root))
-    if not (features_path.is_file() and manifest_path.is_file()):
+    with atomic.lock(features_path):
+        if features_path.is_file() and manifest_path.is_file():
+            try:
+                data, manifest = read_cache(config, features_path, manifest_path, (split,))
+                return data[split], manifest
+            except ValueError as err:
+                warnings.warn(f"{err}; regenerating the digits cache", stacklevel=2)
         data, manifest = generate(config, progress=progress)
         flat = {f"{s}_{k}": v for s, arrays in data.items() for k, v in arrays.items()}
-        _atomic_write(features_path, lambda p: np.savez(p, **flat))
-        _atomic_write(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=1)))
+        atomic.write(features_path, lambda p: np.savez(p, **flat))
+        atomic.write_text(manifest_path, json.dumps(manifest, indent=1))
         return data[split], manifest
-    manifest = json.loads(manifest_path.read_text())
-    with np.load(features_path) as archive:
-        arrays = {k: archive[f"{split}_{k}"] for k in ("features", "labels", "speakers")}
-    return arrays, manifest
 
 
 def load(split: str = "train", *, root: Path, download: bool = False, quick: bool = False,

@@ -49,7 +49,8 @@ HD_ARCHIVE = "hd_audio.tar.gz"
 LANGUAGES = ("german", "english")
 # Same class names and order as the built-in digits: "de-null" … "de-neun", "en-zero" … "en-nine".
 HD_CLASSES = list(DIGITS_CLASSES)
-OPTIONS = ("val_speakers",)
+OPTIONS = ("val_speakers", "frontend")
+FRONTENDS = ("hd", "authors")
 LENGTH_PERCENTILE = 90
 SPLITS = ("train", "val", "test")
 QUICK_CLIPS = 40  # clips per split in smoke mode
@@ -185,14 +186,22 @@ def target_length(root: Path, clips: list[HDClip]) -> int:
 
 
 def compute_features(root: Path, clips: list[HDClip], length: int,
-                     progress: bool = True) -> torch.Tensor:
-    """HD log-mel features ``[N, length // 256, 80]`` of ``clips``, cut/padded to ``length``."""
+                     progress: bool = True, front_end: str = "hd") -> torch.Tensor:
+    """HD log-mel features ``[N, length // 256, 80]`` of ``clips``, cut/padded to ``length``:
+    per clip (``"hd"``), or the authors' batches in the order of ``clips`` (``"authors"``,
+    :func:`lprnn.datasets.frontend.authors_logmel`)."""
+    if front_end == "authors":
+        batches = frontend.authors_batches(len(clips))
+        logmel = frontend.authors_batch_logmel
+    else:
+        batches = [range(start, min(start + _BATCH, len(clips)))
+                   for start in range(0, len(clips), _BATCH)]
+        logmel = frontend.hd_logmel
     chunks = []
-    for start in tqdm(range(0, len(clips), _BATCH), desc="HD log-mel", disable=not progress,
-                      unit="batch"):
-        batch = np.stack([fit_length(_read_audio(root / "audio" / clip.name), length)
-                          for clip in clips[start:start + _BATCH]])
-        chunks.append(frontend.hd_logmel(torch.from_numpy(batch)))
+    for batch in tqdm(batches, desc="HD log-mel", disable=not progress, unit="batch"):
+        waveforms = np.stack([fit_length(_read_audio(root / "audio" / clips[i].name), length)
+                              for i in batch])
+        chunks.append(logmel(torch.from_numpy(waveforms)))
     return torch.cat(chunks)
 
 
@@ -218,7 +227,10 @@ def load(split: str = "train", *, root: str | Path, download: bool = False, quic
     ``root`` is the unpacked release, or a folder holding it as ``hd_audio/``;
     ``download=True`` fetches it there when missing. Option ``val_speakers`` (tuple of ints):
     the training-list speakers held out as the validation split (default: the highest speaker
-    id). ``quick`` keeps at most :data:`QUICK_CLIPS` clips per split (smoke runs).
+    id). Option ``frontend``: ``"hd"`` (default, :func:`lprnn.datasets.frontend.hd_logmel`) or
+    ``"authors"``, their features exactly: computed over the whole official list (train or
+    test) in file order in their batches, then the split taken out. ``quick`` keeps at most
+    :data:`QUICK_CLIPS` clips per split (smoke runs; with "authors", of the list first).
     """
     if split not in SPLITS:
         raise ValueError(f"HD split {split!r}: expected one of {list(SPLITS)}")
@@ -226,6 +238,9 @@ def load(split: str = "train", *, root: str | Path, download: bool = False, quic
     if unknown_options:
         raise ValueError(f"unknown HD options {unknown_options}: expected some of {list(OPTIONS)}")
     val_speakers = options.get("val_speakers")
+    front_end = options.get("frontend", "hd")
+    if front_end not in FRONTENDS:
+        raise ValueError(f"HD frontend {front_end!r}: expected one of {list(FRONTENDS)}")
     root = Path(root).expanduser()
     folder = _release_folder(root)
     if not (folder / "train_filenames.txt").is_file():
@@ -246,19 +261,29 @@ def load(split: str = "train", *, root: str | Path, download: bool = False, quic
         raise ValueError(f"val_speakers {val_speakers}: expected a proper subset of the "
                          f"training speakers {speakers}")
     listed = read_file_list(folder, "test") if split == "test" else train_clips
-    clips = _select(listed, split, val_speakers)
-    if quick:
-        clips = _quick_subset(clips)
+    if front_end == "authors":   # their batches run over the whole list, in file order
+        computed = _quick_subset(listed) if quick else listed
+        clips = _select(computed, split, val_speakers)
+    else:
+        clips = _select(listed, split, val_speakers)
+        clips = computed = _quick_subset(clips) if quick else clips
     train_paths = [folder / "audio" / clip.name for clip in train_clips]
     key = dict(split=split, clips=fingerprint_files(folder / "audio" / c.name for c in clips),
                train_list=fingerprint_files(train_paths), percentile=LENGTH_PERCENTILE,
                sample_rate=frontend.HD_SAMPLE_RATE, n_fft=frontend.HD_N_FFT,
                hop_length=frontend.HD_HOP_LENGTH, n_mels=frontend.HD_N_MELS,
                dynamic_range_db=frontend.HD_DYNAMIC_RANGE_DB)
+    if front_end == "authors":   # (the key of the default front end is kept as it was)
+        key.update(frontend=front_end, dynamic_range_db=frontend.AUTHORS_DYNAMIC_RANGE_DB,
+                   computed=fingerprint_files(folder / "audio" / c.name for c in computed))
 
     def compute() -> dict[str, torch.Tensor]:
         length = target_length(folder, train_clips)
-        return dict(features=compute_features(folder, clips, length, progress),
+        features = compute_features(folder, computed, length, progress, front_end)
+        if computed is not clips:
+            kept = set(clips)
+            features = features[[i for i, clip in enumerate(computed) if clip in kept]]
+        return dict(features=features,
                     labels=torch.tensor([clip.label for clip in clips], dtype=torch.int64))
 
     tensors = cached_features("hd", key, compute)

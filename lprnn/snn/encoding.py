@@ -3,14 +3,14 @@
 Thin wrappers over :mod:`lprnn.core.sigma_delta` and
 :mod:`lprnn.core.integrate_fire` for notebook 01. The signal ``x`` is given per ANN step
 (``T`` steps, any leading batch shape); the neuron runs ``k = steps_per_ann_step`` SNN steps per
-ANN step with the input held (ARCHITECTURE.md timing). What both neurons must convey is the
+ANN step with the input held (``docs/METHOD.md``, Timing). What both neurons must convey is the
 lpRNN unit's state, computed by the ANN itself (:func:`lprnn.core.lowpass.lowpass_step`):
 
     h_t = α h_{t−1} + (1 − α) · clamp(x_t, 0, a_max)                     the target
 
 ΣΔ neuron (:func:`sigma_delta_encode`, float path, a single unit with an identity synapse), in
-ANN units (state scale 1), with the time constants :func:`lprnn.snn.mapper.map_network` uses for a
-first-layer neuron (τ_ip = −k / ln α SNN steps, PAPER.md):
+ANN units (state scale 1), with the time constants :func:`lprnn.snn.map_network` uses for a
+first-layer neuron (τ_ip = −k / ln α SNN steps, ``docs/METHOD.md``):
 
     a      = d_ip · x_t                  (input held over the k SNN steps of ANN step t)
     d_in   = 1                           (no synaptic filter: i_in = a)
@@ -101,7 +101,10 @@ def _decays(retention_ratio: float, steps_per_ann_step: int,
 
 
 def _hold(signal: Tensor, steps_per_ann_step: int) -> Tensor:
-    """Zero-order hold: [..., T] → [..., T·k] with sample n = signal[n // k]."""
+    """Zero-order hold: [..., T] → [..., T·k] with sample n = signal[n // k].
+
+    No one-step delay, unlike a network's first layer (``conventions.held_input_step``): here
+    the signal is the neuron's own drive, with no synapse in front of it."""
     return signal.repeat_interleave(steps_per_ann_step, dim=-1)
 
 

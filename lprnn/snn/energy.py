@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lprnn.core import conventions
 from lprnn.snn.network import LoihiNetwork
 
 # Every energy figure in a table of this module carries this basis: none is a measurement.
@@ -171,14 +172,9 @@ def fan_out(network: LoihiNetwork) -> list[np.ndarray]:
     To the next layer, its own layer's recurrent synapses, and the readout for the last layer
     (the synapses a spike of that neuron activates).
     """
-    outgoing = []
-    for i, layer in enumerate(network.layers):
-        targets = [network.layers[i + 1].weights if i + 1 < len(network.layers)
-                   else network.readout.weights]
-        if layer.recurrent_weights is not None:
-            targets.append(layer.recurrent_weights)
-        outgoing.append(sum(np.count_nonzero(w, axis=0) for w in targets).astype(np.int64))
-    return outgoing
+    return [np.asarray(f, dtype=np.int64) for f in conventions.layer_fan_outs(
+        [layer.weights for layer in network.layers],
+        [layer.recurrent_weights for layer in network.layers], network.readout.weights)]
 
 
 def _check_count(name: str, value: float) -> None:

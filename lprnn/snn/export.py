@@ -9,7 +9,7 @@
   ``readout.bias`` [C]. The JSON holds per layer ``weight_exp``, ``recurrent_weight_exp``,
   ``bias_exp`` and the neuron's integer parameters, plus ``steps_per_ann_step``,
   ``input_scale`` and ``averaging``. With ``numpy`` and ``json`` alone this is everything
-  needed to rebuild the network (``docs/ARCHITECTURE.md`` and :mod:`lprnn.snn.network` give the
+  needed to rebuild the network (``docs/METHOD.md`` and :mod:`lprnn.snn.network` give the
   arithmetic); :mod:`lprnn.snn.lava` builds and runs it in Lava.
 - ``<stem>.h5``: the same network in the HDF5 layout of lava-dl ``netx``
   (``layer/0`` input, ``layer/i`` of type ``dense`` or ``dense_rec`` with ``weight``,
@@ -17,7 +17,11 @@
   ``lava.lib.dl.netx.utils.NetDict`` or plain ``h5py``. netx can express the synapses (the
   layer chain, dense feed-forward and recurrent weight matrices, biases) but not the rest;
   :data:`NETX_LIMITATIONS` (also stored in the file) says what, and :func:`load_netx` reads
-  the extra fields back into an identical LoihiNetwork.
+  the extra fields back into an identical LoihiNetwork, checked as a whole
+  (:func:`lprnn.snn.network.validate_network`; a missing or bad field names the file and the
+  HDF5 path, e.g. ``layer/1/wgtExp``).
+
+Both writers are atomic (:mod:`lprnn.atomic`): an interrupted export keeps the old files.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
+from lprnn import atomic
+from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams,
+                               validate_network)
 
 NETX_FORMAT = "lprnn-netx-v1"
 NEURON_TYPE = "LPRNN_SIGMA_DELTA_LOWPASS"
@@ -76,10 +82,13 @@ def _read_string(dataset) -> str:
 
 def save_netx(network: LoihiNetwork, path: str | Path) -> Path:
     """Write the network in lava-dl netx's HDF5 layout (see the module docstring)."""
+    path = Path(path).with_suffix(".h5")
+    return atomic.write(path, lambda tmp: _write_netx(network, tmp))
+
+
+def _write_netx(network: LoihiNetwork, path: Path) -> None:
     import h5py
 
-    path = Path(path).with_suffix(".h5")
-    path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         f.attrs["format"] = NETX_FORMAT
         f.attrs["steps_per_ann_step"] = network.steps_per_ann_step
@@ -120,11 +129,15 @@ def save_netx(network: LoihiNetwork, path: str | Path) -> Path:
         readout_neuron = readout.create_group("neuron")
         _string(readout_neuron, "type", READOUT_TYPE)
         _string(readout_neuron, "source", network.readout.source)
-    return path
 
 
 def load_netx(path: str | Path) -> LoihiNetwork:
-    """Read a file written by :func:`save_netx` back into an identical LoihiNetwork."""
+    """Read a file written by :func:`save_netx` back into an identical LoihiNetwork.
+
+    Raises ValueError naming the file and the HDF5 path of the first missing, foreign or
+    out-of-range field (values keep their stored type: a float exponent is refused, not
+    truncated).
+    """
     import h5py
 
     path = Path(path)
@@ -134,33 +147,77 @@ def load_netx(path: str | Path) -> LoihiNetwork:
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{path}: not a readable HDF5 file ({err})") from None
+
+    def item(group, name: str):
+        if name not in group:
+            raise ValueError(f"{path}: {group.name}/{name} missing")
+        try:
+            value = group[name][()]
+        except (OSError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}: {group.name}/{name} unreadable ({err})") from None
+        return value.item() if isinstance(value, np.generic) else value
+
+    def text(group, name: str) -> str:
+        if name not in group:
+            raise ValueError(f"{path}: {group.name}/{name} missing")
+        try:
+            return _read_string(group[name])
+        except (AttributeError, IndexError, UnicodeDecodeError, OSError) as err:
+            raise ValueError(f"{path}: {group.name}/{name} is not a string ({err})") from None
+
+    def attribute(name: str):
+        if name not in f.attrs:
+            raise ValueError(f"{path}: root attribute {name!r} missing")
+        value = f.attrs[name]
+        return value.item() if isinstance(value, np.generic) else value
+
     with f:
         if f.attrs.get("format") != NETX_FORMAT:
             raise ValueError(f"{path}: format {f.attrs.get('format')!r}, expected "
                              f"{NETX_FORMAT!r} (written by lprnn.snn.export.save_netx)")
+        if "layer" not in f or len(f["layer"]) < 3:
+            raise ValueError(f"{path}: /layer must hold the input, at least one layer and the "
+                             "readout")
+        for i in range(len(f["layer"])):
+            if str(i) not in f["layer"]:
+                raise ValueError(f"{path}: /layer/{i} missing")
         groups = [f["layer"][str(i)] for i in range(len(f["layer"]))]
-        layers = []
+        layers, stored_biases = [], []
         for group in groups[1:-1]:
+            if "neuron" not in group:
+                raise ValueError(f"{path}: {group.name}/neuron missing")
             neuron_group = group["neuron"]
             neuron = SigmaDeltaFixedParams(**{
-                field.name: int(neuron_group[field.name][()]) if field.name in neuron_group
+                field.name: item(neuron_group, field.name) if field.name in neuron_group
                 else None for field in fields(SigmaDeltaFixedParams)})
-            recurrent = _read_string(group["type"]) == "dense_rec"
+            recurrent = text(group, "type") == "dense_rec"
             layers.append(LoihiLayer(
-                name=_read_string(group["name"]), weights=group["weight"][()],
-                weight_exp=int(group["wgtExp"][()]), bias_mantissa=group["biasMant"][()],
-                bias_exp=int(group["biasExp"][()]), neuron=neuron,
-                state_scale=float(group["stateScale"][()]),
-                recurrent_weights=group["weight_rec"][()] if recurrent else None,
-                recurrent_weight_exp=int(group["wgtExpRec"][()]) if recurrent else 0,
-                recurrent_delay=int(group["delayRec"][()]) if "delayRec" in group else 0))
-        readout = LoihiReadout(weights=groups[-1]["weight"][()], bias=groups[-1]["bias"][()],
-                               source=_read_string(groups[-1]["neuron"]["source"]))
-        return LoihiNetwork(layers=layers, readout=readout,
-                            steps_per_ann_step=int(f.attrs["steps_per_ann_step"]),
-                            input_scale=float(f.attrs["input_scale"]),
-                            averaging=str(f.attrs["averaging"]),
-                            metadata=json.loads(f.attrs["metadata"]))
+                name=text(group, "name"), weights=item(group, "weight"),
+                weight_exp=item(group, "wgtExp"), bias_mantissa=item(group, "biasMant"),
+                bias_exp=item(group, "biasExp"), neuron=neuron,
+                state_scale=item(group, "stateScale"),
+                recurrent_weights=item(group, "weight_rec") if recurrent else None,
+                recurrent_weight_exp=item(group, "wgtExpRec") if recurrent else 0,
+                recurrent_delay=item(group, "delayRec") if "delayRec" in group else 0))
+            stored_biases.append((group.name, item(group, "bias")))
+        last = groups[-1]
+        if "neuron" not in last:
+            raise ValueError(f"{path}: {last.name}/neuron missing")
+        readout = LoihiReadout(weights=item(last, "weight"), bias=item(last, "bias"),
+                               source=text(last["neuron"], "source"))
+        try:
+            metadata = json.loads(attribute("metadata"))
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: root attribute 'metadata' is not JSON ({err})") from None
+        network = LoihiNetwork(layers=layers, readout=readout,
+                               steps_per_ann_step=attribute("steps_per_ann_step"),
+                               input_scale=attribute("input_scale"),
+                               averaging=str(attribute("averaging")), metadata=metadata)
+    validate_network(network, where=f"netx file {path}")
+    for layer, (name, bias) in zip(network.layers, stored_biases):
+        if not np.array_equal(np.asarray(bias), layer.bias):
+            raise ValueError(f"{path}: {name}/bias differs from biasMant · 2**biasExp")
+    return network
 
 
 def load_network(path: str | Path) -> LoihiNetwork:

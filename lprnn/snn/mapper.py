@@ -4,7 +4,7 @@ Every lpRNN unit becomes one ΣΔ neuron (:mod:`lprnn.core.sigma_delta`). With
 ``k = steps_per_ann_step`` SNN steps per ANN step and retention ratio α:
 
 **Time constants.** The lpRNN's α is τ = −T_ANN / ln α, i.e. τ_ip = −k / ln α SNN steps
-(PAPER.md). Rather than d = 4096/τ, the mapper uses the exact discrete equivalent
+(``docs/METHOD.md``). Rather than d = 4096/τ, the mapper uses the exact discrete equivalent
 ``d_ip = round(4096 · (1 − α^(1/k)))`` so that k decays of ``1 − d_ip/4096`` give α (the
 metadata record the effective α). The reconstruction decays with ``d_fb = d_ip``: the longest
 time constant whose reconstruction still keeps up with a falling state (a state decays at
@@ -72,7 +72,7 @@ multiplier, a scale that cannot avoid saturation, a bias beyond the 13-bit manti
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -80,9 +80,13 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from lprnn.core import hardware
-from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDeltaFixedParams
-from lprnn.snn import READOUT_SOURCES, simulate
+from lprnn.core import conventions, hardware
+from lprnn.snn.network import (READOUT_SOURCES, LoihiLayer, LoihiNetwork, LoihiReadout,
+                               SigmaDeltaFixedParams)
+
+# Per layer name, the largest |state| of a simulation of the network on the calibration inputs
+# (the simulator's lprnn.snn.simulator.state_max; lprnn.snn.map_network passes it).
+StateMax = Callable[[LoihiNetwork, Tensor, bool], Mapping[str, int]]
 
 # Readout multiplier R (see module doc): resolution of the per-step readout bias.
 READOUT_MULTIPLIER = 2 ** 10
@@ -226,13 +230,14 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                 headroom_bits: float = 1.0, input_bound: float = DEFAULT_INPUT_BOUND,
                 activation_clamp: str = "drive", threshold: str = "half_step",
                 readout: str = "decoded", recurrent_delay: int | None = None,
-                progress: bool = False) -> LoihiNetwork:
+                state_max: StateMax | None = None, progress: bool = False) -> LoihiNetwork:
     """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
 
     ``calibration`` ([B, T, F] features like the model's inputs) sets and verifies the scales
     (no 24-bit saturation on it, ``headroom_bits`` to spare); without it worst-case bounds are
-    used. See the module docstring for every choice. Raises MappingError (a ValueError) for
-    what cannot be mapped.
+    used. ``state_max`` simulates a mapped network on the calibration inputs (needed with
+    them; :func:`lprnn.snn.map_network` passes the simulator's). See the module docstring for
+    every choice. Raises MappingError (a ValueError) for what cannot be mapped.
     """
     config = model.config
     k = steps_per_ann_step
@@ -270,6 +275,10 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     q_out = _to_grid("out", "readout weight", readout_params["W"], quantum)
 
     if calibration is not None:
+        if state_max is None:
+            raise MappingError("calibration inputs need state_max, a function that simulates the "
+                               "mapped network on them: call lprnn.snn.map_network, which passes "
+                               "the simulator's")
         model.check_input(calibration)
         peaks = _ann_drive_peaks(model, layers, calibration)
     else:
@@ -281,14 +290,15 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                          readout_source, recurrent_delay)
         if calibration is None:
             return network
-        result = simulate(network, calibration, track_state_max=True, progress=progress)
+        peak_states = state_max(network, calibration, progress)
         limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
-        over = {i: result.state_max[layer.name] / limit for i, layer in enumerate(network.layers)
-                if result.state_max[layer.name] > limit}
+        over = {i: peak_states[layer.name] / limit for i, layer in enumerate(network.layers)
+                if peak_states[layer.name] > limit}
         for layer in network.layers:
             network.metadata["layers"][layer.name].update(
-                calibrated_state_max=result.state_max[layer.name],
-                headroom_bits=result.headroom_bits()[layer.name])
+                calibrated_state_max=peak_states[layer.name],
+                headroom_bits=float(np.log2(hardware.STATE_MAX
+                                            / max(peak_states[layer.name], 1))))
         if not over:
             network.metadata["calibration_samples"] = int(calibration.shape[0])
             return network
@@ -382,7 +392,9 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
 def mapping_report(network: LoihiNetwork) -> pd.DataFrame:
     """One row per layer: sizes, weight/bias mantissa ranges and exponents, quantization errors
     (ANN units), scale, feedback weight, decays, saturation headroom (bits, calibrated when the
-    mapping had calibration data, else the estimate) and Loihi 2 cores needed."""
+    mapping had calibration data, else the estimate) and Loihi 2 cores needed per layer
+    (:func:`lprnn.core.conventions.loihi2_cores`; the network's total, readout included, is
+    :func:`lprnn.snn.resources.cores_needed`)."""
     rows = []
     meta: Mapping[str, Any] = network.metadata.get("layers", {})
     for layer in network.layers:
@@ -390,13 +402,9 @@ def mapping_report(network: LoihiNetwork) -> pd.DataFrame:
         synapses = int(np.count_nonzero(layer.weights))
         if layer.recurrent_weights is not None:
             synapses += int(np.count_nonzero(layer.recurrent_weights))
-        dense_bits = hardware.WEIGHT_MANTISSA_BITS * (layer.weights.size + (
-            0 if layer.recurrent_weights is None else layer.recurrent_weights.size))
-        # Loihi 2 per-core limits (lprnn.core.hardware): neurons, synapses, and the core's memory
-        # holding the dense 8-bit weight matrix.
-        cores = max(math.ceil(layer.n_neurons / hardware.LOIHI2_NEURONS_PER_CORE),
-                    math.ceil(synapses / hardware.LOIHI2_SYNAPSES_PER_CORE),
-                    math.ceil(dense_bits / (8 * hardware.LOIHI2_MEMORY_PER_CORE_BYTES)))
+        dense_synapses = layer.weights.size + (
+            0 if layer.recurrent_weights is None else layer.recurrent_weights.size)
+        cores = conventions.loihi2_cores(layer.n_neurons, dense_synapses)
         state_max = m.get("calibrated_state_max", m.get("estimated_state_max", math.nan))
         rec = layer.recurrent_weights
         rows.append(dict(

@@ -25,7 +25,6 @@ where the events into layer 1 are the non-zero graded input payloads, sent every
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,11 +32,11 @@ import pandas as pd
 import torch
 
 from lprnn import snn
-from lprnn.core import hardware
+from lprnn.core import conventions, hardware
 from lprnn.snn.network import LoihiNetwork
 
-STATE_BYTES_PER_NEURON = 4 * hardware.STATE_BITS // 8   # i_in, i_ip, v, i_fb
-SYNAPSE_BYTES = hardware.WEIGHT_MANTISSA_BITS // 8      # dense 8-bit weights
+STATE_BYTES_PER_NEURON = conventions.STATE_BYTES_PER_NEURON   # i_in, i_ip, v, i_fb
+SYNAPSE_BYTES = conventions.SYNAPSE_BYTES                     # dense 8-bit weights
 
 
 def weight_bits(weights: np.ndarray) -> int:
@@ -57,10 +56,7 @@ def weight_bits(weights: np.ndarray) -> int:
 
 def _cores(neurons: int, synapses: int) -> tuple[int, int]:
     memory = synapses * SYNAPSE_BYTES + neurons * STATE_BYTES_PER_NEURON
-    cores = max(math.ceil(neurons / hardware.LOIHI2_NEURONS_PER_CORE),
-                math.ceil(synapses / hardware.LOIHI2_SYNAPSES_PER_CORE),
-                math.ceil(memory / hardware.LOIHI2_MEMORY_PER_CORE_BYTES), 1)
-    return memory, cores
+    return memory, conventions.loihi2_cores(neurons, synapses)
 
 
 def resource_report(network: LoihiNetwork) -> pd.DataFrame:
@@ -106,8 +102,8 @@ def _as_array(x: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def fan_out(weights: np.ndarray) -> np.ndarray:
-    """Non-zero outgoing synapses of each presynaptic neuron of a [n_out, n_in] matrix."""
-    return (np.asarray(weights) != 0).sum(axis=0).astype(np.int64)
+    """Non-zero outgoing synapses of each presynaptic neuron (:func:`conventions.fan_out`)."""
+    return conventions.fan_out(np.asarray(weights)).astype(np.int64)
 
 
 def activity_report(network: LoihiNetwork,

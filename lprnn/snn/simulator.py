@@ -1,11 +1,12 @@
 """Fast batched simulator of a mapped :class:`~lprnn.snn.network.LoihiNetwork` (integer-exact).
 
 This is the reference the Lava backend must match spike for spike. Per SNN step ``n`` (timing
-convention of ``docs/ARCHITECTURE.md``; ``k = steps_per_ann_step``, ``x_int`` from
+convention of ``docs/METHOD.md``; ``k = steps_per_ann_step``, ``x_int`` from
 :func:`encode_input`), for each layer ``l`` in order, all from the *previous* step's spikes:
 
     a_l(n) = (W_l · s_{l−1}(n−1)) << e_W  +  (U_l · s_l(n−1−D_l)) << e_U    (s(m < 0) = 0)
-    a_0(n) = (W_0 · x_int[(n−1) // k]) << e_W0  for n ≥ 1,  a_0(0) = 0      (graded input)
+    a_0(n) = (W_0 · x_int[(n−1) // k]) << e_W0  for n ≥ 1,  a_0(0) = 0      (graded input;
+                                          lprnn.core.conventions.held_input_step)
     s_l(n), state_l ← sigma_delta_step_fixed(a_l(n), bias_l, state_l, neuron_l)
 
 ``<< e`` is a left shift for e ≥ 0 and an arithmetic right shift (floor) by −e for e < 0;
@@ -38,14 +39,13 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lprnn.core import hardware
-from lprnn.core.sigma_delta import (
-    SigmaDeltaState, initial_state, sigma_delta_step_fixed, validate_fixed_params)
-from lprnn.snn.network import LoihiLayer, LoihiNetwork
+from lprnn.core import conventions, hardware
+from lprnn.core.sigma_delta import SigmaDeltaState, initial_state, sigma_delta_step_fixed
+# READOUT_SOURCES is re-exported as lprnn.snn.READOUT_SOURCES.
+from lprnn.snn.network import READOUT_SOURCES, LoihiLayer, LoihiNetwork, validate_network
 
 FLOAT32_EXACT = 2 ** 24
 FLOAT64_EXACT = 2 ** 53
-READOUT_SOURCES = ("spike_counts", "decoded")
 
 
 @dataclass
@@ -92,6 +92,12 @@ def encode_input(network: LoihiNetwork, x: Tensor) -> Tensor:
     return x_int
 
 
+def state_max(network: LoihiNetwork, x: Tensor, progress: bool = False) -> dict[str, int]:
+    """Per layer, the largest |state| of its neurons over a simulation of ``x``: what
+    :func:`lprnn.snn.map_network` checks its scales against."""
+    return simulate(network, x, track_state_max=True, progress=progress).state_max
+
+
 def _shift(x: Tensor, exp: int) -> Tensor:
     return x << exp if exp >= 0 else x >> -exp
 
@@ -107,46 +113,13 @@ class _Connection:
         dtype = torch.float32 if bound < FLOAT32_EXACT else torch.float64
         self.weight_t = torch.as_tensor(w.T, dtype=dtype, device=device)  # [n_in, n_out]
         self.exp = exp
-        self.fan_out = torch.as_tensor((w != 0).sum(axis=0), dtype=torch.int64, device=device)
+        self.fan_out = torch.as_tensor(conventions.fan_out(w), dtype=torch.int64, device=device)
 
     def __call__(self, spikes: Tensor) -> Tensor:
         product = spikes.to(self.weight_t.dtype) @ self.weight_t
         return _shift(product.to(torch.int64), self.exp)
 
 
-def _check_network(network: LoihiNetwork) -> None:
-    if not network.layers:
-        raise ValueError("network has no layers")
-    if not isinstance(network.steps_per_ann_step, int) or network.steps_per_ann_step < 1:
-        raise ValueError(f"steps_per_ann_step={network.steps_per_ann_step!r}: expected a "
-                         "positive integer")
-    previous = network.n_inputs
-    for layer in network.layers:
-        validate_fixed_params(layer.neuron, where=f"layer {layer.name}")
-        if not isinstance(layer.recurrent_delay, int) or layer.recurrent_delay < 0:
-            raise ValueError(f"layer {layer.name}: recurrent_delay={layer.recurrent_delay!r}, "
-                             "expected a non-negative integer")
-        if layer.n_inputs != previous:
-            raise ValueError(f"layer {layer.name} has {layer.n_inputs} inputs, expected "
-                             f"{previous} (the previous layer's size)")
-        previous = layer.n_neurons
-    if network.readout.weights.shape[1] != previous:
-        raise ValueError(f"readout has {network.readout.weights.shape[1]} inputs, expected "
-                         f"{previous}")
-    if network.readout.source not in READOUT_SOURCES:
-        raise ValueError(f"readout source {network.readout.source!r}: expected one of "
-                         f"{list(READOUT_SOURCES)}")
-
-
-def _fan_out(network: LoihiNetwork, index: int, connections: list[_Connection],
-             recurrent: list[_Connection | None], readout_fan_out: Tensor) -> Tensor:
-    """Non-zero outgoing synapses of each neuron of layer ``index``."""
-    fan = recurrent[index].fan_out.clone() if recurrent[index] is not None else 0
-    if index + 1 < len(network.layers):
-        fan = fan + connections[index + 1].fan_out
-    else:
-        fan = fan + readout_fan_out
-    return fan
 
 
 @torch.no_grad()
@@ -160,7 +133,7 @@ def simulate(network: LoihiNetwork, x: Tensor, *, record: bool = False,
     the largest |state| per layer (saturation headroom; costs about a third more time).
     Results are on the CPU.
     """
-    _check_network(network)
+    validate_network(network)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: expected a positive integer")
     x_int = encode_input(network, x)
@@ -227,7 +200,8 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
         new_spikes = []
         for l, layer in enumerate(layers):
             if l == 0:
-                a = input_drive[:, (n - 1) // k] if n > 0 else zero_input
+                held = conventions.held_input_step(n, k)
+                a = input_drive[:, held] if held is not None else zero_input
             else:
                 a = connections[l](spikes[l - 1])
             if recurrent[l] is not None:
@@ -250,10 +224,14 @@ def _simulate_batch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
     n_window = n_steps - window
     readout_bias = torch.as_tensor(np.asarray(network.readout.bias, dtype=np.int64), device=device)
     logits = window_counts @ readout_w.T + readout_bias * n_window
-    readout_fan_out = (readout_w != 0).sum(dim=0)
+    fan_outs = conventions.layer_fan_outs(
+        [torch.as_tensor(np.asarray(layer.weights, dtype=np.int64), device=device) for layer in layers],
+        [None if layer.recurrent_weights is None else
+         torch.as_tensor(np.asarray(layer.recurrent_weights, dtype=np.int64), device=device)
+         for layer in layers], readout_w)
     synaptic_ops = k * ((x_int != 0).to(torch.int64) @ connections[0].fan_out).sum(dim=1)
     for l in range(len(layers)):
-        synaptic_ops += counts[l] @ _fan_out(network, l, connections, recurrent, readout_fan_out)
+        synaptic_ops += counts[l] @ fan_outs[l]
     names = [layer.name for layer in layers]
     result = dict(logits=logits.cpu(), synaptic_ops=synaptic_ops.cpu(),
                   counts={nm: c.cpu() for nm, c in zip(names, counts)},

@@ -14,8 +14,8 @@ Lava keeps a mapped matrix *exactly*: the matrix's own sign mode, or the mixed m
 holds −256 in an all-negative matrix). A matrix that no mode keeps exactly (an odd weight in a
 mixed-sign matrix, a weight outside [−256, 255]) is refused with the layer, the value and its
 position. The rest of the network (decays, bias, feedback weight, threshold, graded inputs,
-the int32 dendritic accumulator of Lava's ``Dense``) is checked by :func:`check_network` and
-:func:`check_inputs`.
+the int32 dendritic accumulator of Lava's ``Dense``) is checked by :func:`check_network` (after
+the checks every path shares, :func:`lprnn.snn.network.validate_network`) and :func:`encode_inputs`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ import torch
 
 from lprnn import snn
 from lprnn.core import hardware
-from lprnn.core.sigma_delta import validate_fixed_params
-from lprnn.snn.network import LoihiLayer, LoihiNetwork
+from lprnn.snn.network import LoihiLayer, LoihiNetwork, validate_network
 
 # Lava's Dense clips to 8 magnitude bits plus sign: [−2**8, 2**8 − 1] (weightutils.clip_weights).
 LAVA_WEIGHT_LIMIT = 2 ** hardware.WEIGHT_MANTISSA_BITS
@@ -123,38 +122,15 @@ def _max_drive(encoding: DenseEncoding, max_input: np.ndarray) -> int:
 def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncoding | None]]:
     """Refuse a network Lava cannot run exactly; return each layer's Dense encodings.
 
-    Checks, naming the layer and the value: shapes chain from layer to layer and to the
-    readout; weights are kept exactly by Lava (see :func:`dense_encoding`); the neuron
-    parameters pass :func:`lprnn.core.sigma_delta.validate_fixed_params`; the bias
-    mantissa is 13-bit and
-    bias_exp in [0, 7]; recurrent delays fit Loihi 2's 6-bit synaptic delays; and the summed spike input of a layer fits Lava's int32 accumulator.
+    First the checks every path shares (:func:`lprnn.snn.network.validate_network`: shapes,
+    integer ranges, neuron parameters, delays); then Lava's own limits, naming the layer and
+    the value: weights are kept exactly by Lava's Dense (see :func:`dense_encoding`), and the
+    summed spike input of a layer fits Lava's int32 accumulator.
     """
-    if not network.layers:
-        raise ValueError("network has no layers")
-    if network.steps_per_ann_step < 1:
-        raise ValueError(f"steps_per_ann_step={network.steps_per_ann_step}: expected >= 1")
-    network.window_start(1)  # validates averaging
+    validate_network(network)
     encodings = []
-    n_previous = network.n_inputs
     for layer in network.layers:
-        if layer.n_inputs != n_previous:
-            raise ValueError(f"layer {layer.name!r}: {layer.n_inputs} inputs, but the previous "
-                             f"stage has {n_previous} outputs")
-        if layer.bias_mantissa.shape != (layer.n_neurons,):
-            raise ValueError(f"layer {layer.name!r}: bias of shape {layer.bias_mantissa.shape}, "
-                             f"expected ({layer.n_neurons},)")
         forward, recurrent = layer_encodings(layer)
-        validate_fixed_params(layer.neuron, where=f"layer {layer.name!r}")
-        bias_max = int(np.max(np.abs(layer.bias_mantissa))) if layer.n_neurons else 0
-        if bias_max > hardware.BIAS_MANTISSA_MAX:
-            raise ValueError(f"layer {layer.name!r}: bias mantissa {bias_max} exceeds the "
-                             f"{hardware.BIAS_MANTISSA_BITS}-bit limit {hardware.BIAS_MANTISSA_MAX}")
-        if not hardware.BIAS_EXP_MIN <= layer.bias_exp <= hardware.BIAS_EXP_MAX:
-            raise ValueError(f"layer {layer.name!r}: bias_exp={layer.bias_exp}, expected "
-                             f"[{hardware.BIAS_EXP_MIN}, {hardware.BIAS_EXP_MAX}]")
-        if not 0 <= layer.recurrent_delay <= hardware.SYNAPTIC_DELAY_MAX:
-            raise ValueError(f"layer {layer.name!r}: recurrent_delay={layer.recurrent_delay}, "
-                             f"expected [0, {hardware.SYNAPTIC_DELAY_MAX}] (Loihi 2 delays)")
         if layer is not network.layers[0]:
             drive = _max_drive(forward, np.ones(layer.n_inputs, np.int64))
             if recurrent is not None:
@@ -163,16 +139,6 @@ def check_network(network: LoihiNetwork) -> list[tuple[DenseEncoding, DenseEncod
                 raise ValueError(f"layer {layer.name!r}: worst-case synaptic input {drive} "
                                  f"overflows Lava's int32 accumulator")
         encodings.append((forward, recurrent))
-        n_previous = layer.n_neurons
-    if network.readout.weights.shape[1] != n_previous:
-        raise ValueError(f"readout: {network.readout.weights.shape[1]} inputs, but the last "
-                         f"layer has {n_previous} neurons")
-    if network.readout.source not in snn.READOUT_SOURCES:
-        raise ValueError(f"readout source {network.readout.source!r}: expected one of "
-                         f"{list(snn.READOUT_SOURCES)}")
-    if network.readout.bias.shape != (network.readout.n_classes,):
-        raise ValueError(f"readout: bias of shape {network.readout.bias.shape}, expected "
-                         f"({network.readout.n_classes},)")
     return encodings
 
 

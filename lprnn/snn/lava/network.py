@@ -5,16 +5,18 @@
                                        └─DelayDense(U_l)┘   (recurrent layers, D_l extra steps)
 
 Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
-``docs/ARCHITECTURE.md`` and the simulator: the synaptic input of layer l at SNN step n is
+``docs/METHOD.md`` (Timing) and the simulator: the synaptic input of layer l at SNN step n is
 ``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1−D_l)) << e_U``, with ``D_l`` the layer's
 ``recurrent_delay`` (a ``DelayDense``; a plain ``Dense`` when D_l = 0). The input→layer-1 Dense takes graded
 spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
 :func:`lprnn.snn.lava.formats.dense_encoding` so that Lava keeps every weight exactly;
 in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
-exponent). The readout is accumulated inside :class:`WindowReadout` from the last layer's
-spikes (or, for a ``"decoded"`` readout, from its −i_fb, sent without delay); spikes, when
-recorded, are written to files by the neuron models themselves.
+exponent). The readout is accumulated host-side, inside :class:`WindowReadout`, from the last
+layer's spikes (the chip would only report each neuron's spike count over the window) or, for
+a ``"decoded"`` readout, from its −i_fb, a 24-bit graded message every step that a chip would
+not send; neither is costed by the energy model. Spikes, when recorded, are written to files by
+the neuron models themselves.
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
             record_to = Path(spike_dir) / f"{i}_{layer.name}.npy"
             files.append(record_to)
         neuron = SigmaDeltaLowPass(
-            shape=(layer.n_neurons,), neuron=layer.neuron, bias=layer.bias,
-            sample_steps=sample_steps,
+            shape=(layer.n_neurons,), neuron=layer.neuron, bias_mant=layer.bias_mantissa,
+            bias_exp=layer.bias_exp, sample_steps=sample_steps,
             record_to=record_to, n_samples=n_samples, gap_steps=gap_steps, name=layer.name)
         dense = _dense(ff, numeric, f"{layer.name}.forward", graded=i == 0)
         previous.connect(dense.s_in)

@@ -7,15 +7,26 @@ runtime is stopped, its worker processes are joined and its shared memory is rel
 
 - an exception raised inside a Lava process is re-raised here as :class:`LavaProcessError`
   carrying the worker's real traceback (Lava itself only says "1 Exception(s) occurred");
-- ``KeyboardInterrupt`` stops the runtime and propagates;
+- signals are handled by this (the parent) process alone: Lava's workers are forked with
+  SIGINT and SIGTERM ignored, so a Ctrl-C in a terminal, which signals the whole process
+  group, no longer kills them under the runtime (whose stop handshake would then wait
+  forever). SIGINT raises ``KeyboardInterrupt`` here; SIGTERM, while its handler is the default
+  one, raises ``SystemExit(128 + SIGTERM)``. Either stops the runtime (a handshake of at
+  most ``STOP_SECONDS``, then SIGKILL for workers that did not end) and propagates; signals
+  that arrive while the runtime starts or stops are held and re-raised when it is done;
 - spike files live in a temporary directory that is removed after they are read.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # imports Lava with the fork start method forced (see lprnn.snn.lava.procs)
@@ -24,6 +35,7 @@ import numpy as np
 import torch
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.magma.runtime.mgmt_token_enums import MGMT_COMMAND, MGMT_RESPONSE, enum_equal
 from tqdm.auto import tqdm
 
 from lprnn.snn.lava.formats import encode_inputs
@@ -32,6 +44,21 @@ from lprnn.snn.network import LoihiNetwork
 
 
 _POLL_SECONDS = 0.002
+# Longest wait for Lava's stop handshake (runtime services acknowledge STOP), and then for
+# the workers to exit before those still alive are killed.
+STOP_SECONDS = 3.0
+_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Set while Lava forks its workers: a forked child then ignores the handled signals.
+_forking_workers = threading.Event()
+
+
+def _ignore_signals_in_worker() -> None:
+    if _forking_workers.is_set():
+        for signum in _HANDLED_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+os.register_at_fork(after_in_child=_ignore_signals_in_worker)
 
 
 class LavaProcessError(RuntimeError):
@@ -89,27 +116,97 @@ def _run_steps(runtime, root, n_steps: int) -> None:
             f"{len(errors)} Lava process(es) failed; first traceback:\n{errors[0]}") from err
 
 
-def _shutdown(runtime, workers_failed: bool) -> None:
-    """Stop the runtime; after a worker error only release processes and shared memory.
+def _stop_services(runtime) -> bool:
+    """Lava's stop handshake (``Runtime.stop``) with a deadline; True if every service ended.
 
-    After a worker error Lava's runtime services have already exited, so the normal stop
-    handshake would wait forever; the workers are joined and the shared memory released.
+    A service may first answer a run that was in flight (DONE) before it acknowledges STOP.
     """
-    if runtime is None:
-        return
+    for port in runtime.runtime_to_service:
+        port.send(MGMT_COMMAND.STOP)
+    deadline = time.monotonic() + STOP_SECONDS
+    for port in runtime.service_to_runtime:
+        while True:
+            while not port.probe():
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(_POLL_SECONDS)
+            if enum_equal(port.recv(), MGMT_RESPONSE.TERMINATED):
+                break
+    return True
+
+
+def _end_workers(runtime) -> None:
+    """Join every worker, killing (SIGKILL) those still alive after STOP_SECONDS."""
+    deadline = time.monotonic() + STOP_SECONDS
+    for actor in runtime._messaging_infrastructure.actors:
+        if actor._is_done:
+            continue
+        multiprocessing.Process.join(actor, timeout=max(0.0, deadline - time.monotonic()))
+        if actor.is_alive():
+            actor.kill()
+        actor.join()
+
+
+def _shutdown(runtime, workers_failed: bool) -> None:
+    """Stop the runtime, end its workers and release its shared memory, in bounded time.
+
+    The stop handshake is tried only while every worker is alive and none failed (after a
+    worker error or death, Lava's services cannot answer and ``Runtime.stop`` would wait for
+    forever); then the workers are joined or killed and the shared memory manager shut down.
+    """
+    if runtime is None or not hasattr(runtime, "_messaging_infrastructure"):
+        return      # nothing was started
+    actors = runtime._messaging_infrastructure.actors
     try:
-        if not workers_failed and runtime._is_started:
-            runtime.stop()
-            return
+        if not workers_failed and runtime._is_started and all(a.is_alive() for a in actors):
+            _stop_services(runtime)
     finally:
-        for actor in runtime._messaging_infrastructure.actors:
-            if not actor._is_done:
-                if actor.is_alive():
-                    actor.terminate()
-                actor.join()
-    runtime._is_started = runtime._is_running = False
-    runtime._messaging_infrastructure.stop()
-    runtime._watchdog_manager.stop()
+        _end_workers(runtime)
+        runtime._is_started = runtime._is_running = False
+        runtime._messaging_infrastructure.stop()
+        runtime._watchdog_manager.stop()
+
+
+def _terminate(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_handled() -> Iterator[None]:
+    """While running: SIGTERM raises SystemExit (if its handler was the default one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        if previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the duration, then re-raise the first one that came.
+
+    Guards the runtime's start (the workers are forked in it) and its stop, so neither is
+    left half done; both take bounded time.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in _HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 def run_graph(graph: LavaGraph, *, progress: bool = False,
@@ -119,40 +216,54 @@ def run_graph(graph: LavaGraph, *, progress: bool = False,
     Stops the runtime in every case. ``on_sample(i)`` is called after sample i (progress
     hooks, tests of interruption).
     """
-    select_tag = graph.numeric
-    config = Loihi2SimCfg(select_tag=select_tag)
     root = graph.source
     runtime = None
     workers_failed = False
-    try:
-        root.create_runtime(run_cfg=config)
-        runtime = root.runtime
-        start = time.perf_counter()
-        samples = range(graph.n_samples)
-        for sample in tqdm(samples, desc=f"Lava {select_tag}", unit="sample",
-                           disable=not progress):
-            try:
-                _run_steps(runtime, root, graph.sample_steps + graph.gap_steps)
-            except LavaProcessError:
-                workers_failed = True
-                raise
-            if on_sample is not None:
-                on_sample(sample)
-        seconds = time.perf_counter() - start
-        return np.asarray(graph.readout.logits.get()), seconds
-    finally:
-        _shutdown(runtime, workers_failed)
+    with _signals_handled():
+        try:
+            with _signals_held():
+                _forking_workers.set()
+                try:
+                    root.create_runtime(run_cfg=Loihi2SimCfg(select_tag=graph.numeric))
+                finally:
+                    _forking_workers.clear()
+                    runtime = root.runtime
+            return _run_samples(graph, runtime, progress, on_sample)
+        except LavaProcessError:
+            workers_failed = True
+            raise
+        finally:
+            with _signals_held():
+                _shutdown(runtime, workers_failed)
+
+
+def _run_samples(graph: LavaGraph, runtime, progress: bool,
+                 on_sample: Callable[[int], None] | None) -> tuple[np.ndarray, float]:
+    """Step through every sample; returns (readout logits [N, C], seconds stepping)."""
+    start = time.perf_counter()
+    samples = range(graph.n_samples)
+    for sample in tqdm(samples, desc=f"Lava {graph.numeric}", unit="sample",
+                       disable=not progress):
+        _run_steps(runtime, graph.source, graph.sample_steps + graph.gap_steps)
+        if on_sample is not None:
+            on_sample(sample)
+    seconds = time.perf_counter() - start
+    return np.asarray(graph.readout.logits.get()), seconds
 
 
 def run_on_lava(network: LoihiNetwork, inputs: torch.Tensor | np.ndarray, *,
                 numeric: str = "fixed_pt", record_spikes: bool = True,
-                progress: bool = False) -> LavaResult:
+                progress: bool = False,
+                on_sample: Callable[[int], None] | None = None) -> LavaResult:
     """Run ``inputs`` [N, T, F] (features, as for the simulator) through ``network`` in Lava.
 
-    ``numeric="fixed_pt"`` (Loihi2SimCfg(select_tag="fixed_pt")) is bit-exact Loihi arithmetic
-    and must equal :func:`lprnn.snn.simulate` spike for spike; ``"floating_pt"`` runs the same
+    ``numeric="fixed_pt"`` (Loihi2SimCfg(select_tag="fixed_pt")) is Loihi 2 integer arithmetic
+    as Lava models it and equals :func:`lprnn.snn.simulate` spike for spike (the tests compare
+    the two independent implementations); the logits are computed host-side (see
+    :class:`~lprnn.snn.lava.procs.process.WindowReadout`). ``"floating_pt"`` runs the same
     graph in float (Dense weights W·2**exp, unrounded inputs x·input_scale). The network and
     the inputs are checked before any process starts (:mod:`lprnn.snn.lava.formats`).
+    ``on_sample(i)`` is called after sample i (see :func:`run_graph`).
     """
     if numeric not in NUMERICS:
         raise ValueError(f"numeric={numeric!r}: expected one of {list(NUMERICS)}")
@@ -164,7 +275,7 @@ def run_on_lava(network: LoihiNetwork, inputs: torch.Tensor | np.ndarray, *,
     with tempfile.TemporaryDirectory(prefix="lprnn-lava-") as spike_dir:
         graph = build_graph(network, data, numeric=numeric,
                             spike_dir=spike_dir if record_spikes else None)
-        logits, seconds = run_graph(graph, progress=progress)
+        logits, seconds = run_graph(graph, progress=progress, on_sample=on_sample)
         spikes = None
         if record_spikes:
             spikes = {layer.name: np.array(np.load(path, mmap_mode="r"))

@@ -1,18 +1,18 @@
 """ProcessModels of the Lava processes in :mod:`lprnn.snn.lava.procs.process`.
 
-One model per numeric path. The neuron models are thin shells over the functional core: the
-``fixed_pt`` model calls :func:`lprnn.core.sigma_delta.sigma_delta_step_fixed` (the very
-function our simulator calls, so the arithmetic exists once), the ``floating_pt`` model calls
-:func:`lprnn.core.sigma_delta.sigma_delta_step` with the decays as fractions
-``d / 4096``. Timing (sample, gap step) is explained in :mod:`lprnn.snn.lava.procs.process`.
+One model per numeric path, written in NumPy the way Lava's own neuron models are
+(``lava/proc/lif/models.py``): the parameters are Vars, the bit widths and shifts are named
+constants, the update is spelled out in the docstring. The ``fixed_pt`` neuron model is an
+implementation of its own, independent of the simulator's torch step
+(:func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`): the tests compare the two spike for
+spike, and pin the arithmetic they share (12-bit decay, 24-bit saturation, bias shift) to
+Lava's bit-accurate LIF (``PyLifModelBitAcc``) on the same integers. Timing (sample, gap
+step) is explained in :mod:`lprnn.snn.lava.procs.process`.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
-import torch
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
@@ -20,24 +20,37 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from lprnn.core import hardware
-from lprnn.core.sigma_delta import (SigmaDeltaParams, SigmaDeltaState, sigma_delta_step,
-                                          sigma_delta_step_fixed)
-from lprnn.snn.lava.procs.process import GradedInput, SigmaDeltaLowPass, WindowReadout
-from lprnn.core.sigma_delta import SigmaDeltaFixedParams
+from lprnn.core.hardware import (BIAS_MANTISSA_BITS, DECAY_SHIFT, DECAY_UNITY,
+                                 GRADED_SPIKE_BITS, STATE_BITS, STATE_MAX, STATE_MIN)
+from lprnn.snn.lava.procs.process import (NO_DRIVE_CLAMP, GradedInput, SigmaDeltaLowPass,
+                                          WindowReadout)
 
 STATES = ("i_in", "i_ip", "v", "i_fb")
+# Decays range over [0, DECAY_UNITY] = [0, 4096]: 13 unsigned bits (Lava's LIF: 12 bits and a
+# 1-bit offset register for the same range).
+DECAY_BITS = DECAY_SHIFT + 1
+# Bias exponent of a layer: 3 unsigned bits (0..7), as Lava's LIF bias_exp.
+BIAS_EXP_BITS = 3
 
 
-def float_params(neuron: SigmaDeltaFixedParams) -> SigmaDeltaParams:
-    """The float parameters of an integer neuron: decays d → d/4096, the rest as floats."""
-    values = {}
-    for field in fields(SigmaDeltaParams):
-        value = getattr(neuron, field.name)
-        if field.name.startswith("decay_"):
-            value = value / hardware.DECAY_UNITY
-        values[field.name] = None if value is None else float(value)
-    return SigmaDeltaParams(**values)
+def decay_fixed(state: np.ndarray, decay: int) -> np.ndarray:
+    """12-bit decay: sign(x) · ((|x| · (4096 − d)) >> 12), truncating toward zero.
+
+    The product is formed in int64 (a 24-bit state times a 13-bit factor overflows int32),
+    exactly as Lava's ``AbstractPyLifModelFixed.subthr_dynamics`` decays ``u`` and ``v``.
+    """
+    decayed = state.astype(np.int64) * (DECAY_UNITY - np.int64(decay))
+    return np.sign(decayed) * np.right_shift(np.abs(decayed), DECAY_SHIFT)
+
+
+def saturate(value: np.ndarray) -> np.ndarray:
+    """Clip to the signed 24-bit range [−(2**23 − 1), 2**23 − 1] (saturation, no wrap-around)."""
+    return np.clip(value, STATE_MIN, STATE_MAX)
+
+
+def effective_bias(bias_mant: np.ndarray, bias_exp: int) -> np.ndarray:
+    """bias_mant << bias_exp, in int64 (Lava's LIF ``scale_bias`` for bias_exp >= 0)."""
+    return np.left_shift(bias_mant.astype(np.int64), int(bias_exp))
 
 
 def _sample_position(time_step: int, sample_steps: int, gap_steps: int) -> tuple[int, int]:
@@ -46,7 +59,10 @@ def _sample_position(time_step: int, sample_steps: int, gap_steps: int) -> tuple
 
 
 class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
-    """Shared timing: in the gap step the states reset and no spike leaves; spike recording."""
+    """Shared timing: in the gap step the states reset and no spike leaves; spike recording.
+
+    Subclasses define ``step(synaptic_input) -> spikes``, one update of the state Vars.
+    """
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
@@ -82,53 +98,75 @@ class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
 @requires(CPU)
 @tag("fixed_pt")
 class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
-    """Bit-exact Loihi arithmetic: :func:`~lprnn.core.sigma_delta.sigma_delta_step_fixed`.
+    """Bit-accurate fixed-point ΣΔ low-pass neuron (Loihi arithmetic as Lava models it).
 
-        i_in ← sat(decay(i_in, d_in) + a)
-        u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
-        i_ip ← clip(decay(i_ip, d_ip) + u, 0, 2**23 − 1)
-        v    ← clip(decay(v, d_v) + i_ip + i_fb, 0, 2**23 − 1)
-        s    = v > θ ;  v ← 0 where s
-        i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
+    States are 24-bit signed integers (``STATE_BITS``) that saturate; decays are 12-bit
+    (``DECAY_SHIFT``). One step, with a the int32 synaptic input of the Dense processes::
 
-    decay(x, d) = sign(x)·((|x|·(4096 − d)) >> 12); states are 24-bit, saturating.
+        # decay(x, d) = sign(x * (4096 - d)) * (|x * (4096 - d)| >> 12)   toward zero
+        # sat(x)      = clip(x, -(2**23 - 1), 2**23 - 1)
+        bias  = bias_mant << bias_exp
+        i_in  = sat(decay(i_in, decay_in) + a)
+        drive = i_in + bias
+        if drive_max != NO_DRIVE_CLAMP:          # the ANN's clamp, before the low-pass
+            drive = clip(drive, 0, drive_max)
+        i_ip  = clip(decay(i_ip, decay_ip) + drive, 0, 2**23 - 1)     # ReLU on the state
+        v     = clip(decay(v, decay_v) + i_ip + i_fb, 0, 2**23 - 1)   # old i_fb
+        s     = v > threshold
+        v[s]  = 0
+        i_fb  = sat(decay(i_fb, decay_fb) + feedback_weight * s)
     """
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=hardware.STATE_BITS)
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=STATE_BITS)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
-    decoded_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32,
-                                        precision=hardware.STATE_BITS)
-    i_in: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
-    i_ip: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
-    i_fb: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
-    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.STATE_BITS)
+    decoded_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=STATE_BITS)
+    i_in: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
+    i_ip: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
+    i_fb: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=BIAS_MANTISSA_BITS)
+    bias_exp: int = LavaPyType(int, np.int16, precision=BIAS_EXP_BITS)
+    decay_in: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_ip: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_v: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_fb: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    feedback_weight: int = LavaPyType(int, np.int32, precision=STATE_BITS)
+    threshold: int = LavaPyType(int, np.int32, precision=STATE_BITS)
+    drive_max: int = LavaPyType(int, np.int32, precision=STATE_BITS)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 
     def step(self, synaptic_input: np.ndarray) -> np.ndarray:
-        state = SigmaDeltaState(*(torch.from_numpy(getattr(self, name).astype(np.int64))
-                                  for name in STATES))
-        spikes, state = sigma_delta_step_fixed(
-            torch.from_numpy(synaptic_input.astype(np.int64)),
-            torch.from_numpy(self.bias.astype(np.int64)), state, self.proc_params["neuron"])
-        for name, value in zip(STATES, state):
-            getattr(self, name)[:] = value.numpy()
-        return spikes.numpy()
+        i_in = saturate(decay_fixed(self.i_in, self.decay_in) + synaptic_input)
+        drive = i_in + effective_bias(self.bias_mant, self.bias_exp)
+        if int(self.drive_max) != NO_DRIVE_CLAMP:
+            drive = np.clip(drive, 0, int(self.drive_max))
+        i_ip = np.clip(decay_fixed(self.i_ip, self.decay_ip) + drive, 0, STATE_MAX)
+        v = np.clip(decay_fixed(self.v, self.decay_v) + i_ip + self.i_fb, 0, STATE_MAX)
+        spikes = v > int(self.threshold)
+        v[spikes] = 0
+        i_fb = saturate(decay_fixed(self.i_fb, self.decay_fb)
+                        + np.int64(self.feedback_weight) * spikes)
+        self.i_in[:], self.i_ip[:], self.v[:], self.i_fb[:] = i_in, i_ip, v, i_fb
+        return spikes
 
 
 @implements(proc=SigmaDeltaLowPass, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
 class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
-    """Float arithmetic: :func:`~lprnn.core.sigma_delta.sigma_delta_step`, decays d/4096.
+    """Float ΣΔ low-pass neuron: the same update with real states and decays d/4096::
 
-        i_in ← i_in·(1 − d_in) + a
-        u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
-        i_ip ← max(0, i_ip·(1 − d_ip) + u)
-        v    ← max(0, v·(1 − d_v) + i_ip + i_fb)
-        s    = v > θ ;  v ← 0 where s
-        i_fb ← i_fb·(1 − d_fb) + w_fb · s
+        bias  = bias_mant * 2**bias_exp
+        i_in  = i_in * (1 - decay_in / 4096) + a
+        drive = i_in + bias
+        if drive_max != NO_DRIVE_CLAMP:
+            drive = clip(drive, 0, drive_max)
+        i_ip  = max(0, i_ip * (1 - decay_ip / 4096) + drive)
+        v     = max(0, v * (1 - decay_v / 4096) + i_ip + i_fb)
+        s     = v > threshold
+        v[s]  = 0
+        i_fb  = i_fb * (1 - decay_fb / 4096) + feedback_weight * s
     """
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
@@ -138,18 +176,34 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
     i_ip: np.ndarray = LavaPyType(np.ndarray, float)
     v: np.ndarray = LavaPyType(np.ndarray, float)
     i_fb: np.ndarray = LavaPyType(np.ndarray, float)
-    bias: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, float)
+    bias_exp: int = LavaPyType(int, np.int16, precision=BIAS_EXP_BITS)
+    decay_in: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_ip: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_v: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    decay_fb: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
+    feedback_weight: float = LavaPyType(float, float)
+    threshold: float = LavaPyType(float, float)
+    drive_max: float = LavaPyType(float, float)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 
+    def _retention(self, decay: int) -> float:
+        return 1.0 - float(decay) / DECAY_UNITY
+
     def step(self, synaptic_input: np.ndarray) -> np.ndarray:
-        params = float_params(self.proc_params["neuron"])
-        state = SigmaDeltaState(*(torch.from_numpy(getattr(self, name)) for name in STATES))
-        spikes, state = sigma_delta_step(torch.from_numpy(synaptic_input.astype(np.float64)),
-                                         torch.from_numpy(self.bias), state, params)
-        for name, value in zip(STATES, state):
-            getattr(self, name)[:] = value.numpy()
-        return spikes.numpy()
+        i_in = self.i_in * self._retention(self.decay_in) + synaptic_input
+        drive = i_in + self.bias_mant * 2.0 ** int(self.bias_exp)
+        if float(self.drive_max) != NO_DRIVE_CLAMP:
+            drive = np.clip(drive, 0.0, float(self.drive_max))
+        i_ip = np.maximum(0.0, self.i_ip * self._retention(self.decay_ip) + drive)
+        v = np.maximum(0.0, self.v * self._retention(self.decay_v) + i_ip + self.i_fb)
+        spikes = v > float(self.threshold)
+        v[spikes] = 0.0
+        i_fb = (self.i_fb * self._retention(self.decay_fb)
+                + float(self.feedback_weight) * spikes)
+        self.i_in[:], self.i_ip[:], self.v[:], self.i_fb[:] = i_in, i_ip, v, i_fb
+        return spikes.astype(float)
 
 
 class _AbstractGradedInputModel(PyLoihiProcessModel):
@@ -159,6 +213,8 @@ class _AbstractGradedInputModel(PyLoihiProcessModel):
         if n >= int(self.sample_steps) or sample >= self.data.shape[0]:
             self.s_out.send(np.zeros(self.s_out.shape, dtype=self.data.dtype))
         else:
+            # the held source; its Dense delays by one step, so layer 1 sees
+            # x_int[(n − 1) // k] (lprnn.core.conventions.held_input_step)
             self.s_out.send(self.data[sample, n // int(self.steps_per_ann_step)])
 
 
@@ -169,8 +225,8 @@ class PyGradedInputFixed(_AbstractGradedInputModel):
     """Integer payloads x_int (24-bit graded spikes), zero-order hold over k steps."""
 
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32,
-                                  precision=hardware.GRADED_SPIKE_BITS)
-    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=hardware.GRADED_SPIKE_BITS)
+                                  precision=GRADED_SPIKE_BITS)
+    data: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=GRADED_SPIKE_BITS)
     steps_per_ann_step: int = LavaPyType(int, np.int32)
     sample_steps: int = LavaPyType(int, np.int32)
 
@@ -206,7 +262,7 @@ class _AbstractReadoutModel(PyLoihiProcessModel):
 class PyWindowReadoutFixed(_AbstractReadoutModel):
     """Integer logits, int64 throughout (no overflow for any realistic window)."""
 
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=hardware.STATE_BITS)
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=STATE_BITS)
     weights: np.ndarray = LavaPyType(np.ndarray, np.int64)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64)
     counts: np.ndarray = LavaPyType(np.ndarray, np.int64)

@@ -19,6 +19,9 @@ from lava.magma.core.process.variable import Var
 
 from lprnn.core.sigma_delta import SigmaDeltaFixedParams
 
+# drive_max Var of a neuron whose drive is not clamped (the paper's neuron; drive_max > 0 else)
+NO_DRIVE_CLAMP = 0
+
 
 def _check_positive(name: str, value: int) -> int:
     if int(value) < 1:
@@ -30,10 +33,11 @@ class SigmaDeltaLowPass(AbstractProcess):
     """A population of adaptive ΣΔ low-pass neurons (one lpRNN unit each).
 
     Per SNN step, with synaptic input a (the summed Dense outputs) and integer states that
-    saturate at ±(2**23 − 1) (:mod:`lprnn.core.sigma_delta` has the exact rules):
+    saturate at ±(2**23 − 1) (the ProcessModels in :mod:`lprnn.snn.lava.procs.models` give
+    the exact arithmetic of each numeric path):
 
         i_in ← sat(decay(i_in, decay_in) + a)
-        u    = i_in + bias            (clamped to [0, drive_max] when drive_max is set)
+        u    = i_in + bias_mant · 2**bias_exp   (clamped to [0, drive_max] when drive_max > 0)
         i_ip ← clip(decay(i_ip, decay_ip) + u, 0, 2**23 − 1)
         v    ← clip(decay(v, decay_v) + i_ip + i_fb, 0, 2**23 − 1)
         s    = v > threshold ;  v ← 0 where s
@@ -44,9 +48,16 @@ class SigmaDeltaLowPass(AbstractProcess):
     ΣΔ loop), costs no synaptic memory and no spike traffic, and on Loihi 2 it is one line of
     the neuron's microcode.
 
-    ``neuron`` holds the integer parameters (:class:`lprnn.snn.network.SigmaDeltaFixedParams`, the
-    same object the simulator uses, passed whole so every field reaches the step function);
-    ``bias`` is the effective integer bias (mantissa · 2**exp) per neuron.
+    ``neuron`` (:class:`lprnn.core.sigma_delta.SigmaDeltaFixedParams`) is unpacked into one
+    Var per parameter, as Lava's LIF holds ``du``, ``dv`` and ``vth``: the decays
+    ``decay_in``, ``decay_ip``, ``decay_v``, ``decay_fb`` (12-bit, d/4096 per step),
+    ``feedback_weight``, ``threshold`` and ``drive_max`` (``NO_DRIVE_CLAMP`` = 0 for the
+    paper's neuron, whose ReLU clips i_ip instead). The bias is ``bias_mant`` (per neuron)
+    and ``bias_exp``, as in Lava's LIF.
+
+    ``decoded_out`` sends −i_fb, the neuron's reconstruction of i_ip, as a 24-bit graded
+    message every step; it feeds only the host-side ``"decoded"`` readout
+    (:class:`WindowReadout`) and is not a connection a chip would route.
 
     With ``record_to`` (a path that does not exist yet), the neuron model writes its own spikes
     into that file, a bool ``.npy`` memmap [n_samples, sample_steps, n], in place, step by
@@ -56,23 +67,32 @@ class SigmaDeltaLowPass(AbstractProcess):
     """
 
     def __init__(self, *, shape: tuple[int, ...], neuron: SigmaDeltaFixedParams,
-                 bias: np.ndarray, sample_steps: int, record_to: str | None = None,
-                 n_samples: int = 1, gap_steps: int = 1, name: str | None = None,
-                 log_config: LogConfig | None = None) -> None:
+                 bias_mant: np.ndarray, bias_exp: int, sample_steps: int,
+                 record_to: str | None = None, n_samples: int = 1, gap_steps: int = 1,
+                 name: str | None = None, log_config: LogConfig | None = None) -> None:
         if not isinstance(neuron, SigmaDeltaFixedParams):
             raise TypeError(f"neuron is {type(neuron).__name__}, expected SigmaDeltaFixedParams")
-        super().__init__(shape=shape, neuron=neuron,
+        super().__init__(shape=shape,
                          record_to=None if record_to is None else str(record_to),
                          gap_steps=_check_positive("gap_steps", gap_steps),
                          name=name, log_config=log_config)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
-        self.decoded_out = OutPort(shape=shape)   # −i_fb after each step (graded), for readouts
+        self.decoded_out = OutPort(shape=shape)   # −i_fb after each step (graded), host readout
         self.i_in = Var(shape=shape, init=0)
         self.i_ip = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=0)
         self.i_fb = Var(shape=shape, init=0)
-        self.bias = Var(shape=shape, init=np.broadcast_to(np.asarray(bias), shape))
+        self.bias_mant = Var(shape=shape, init=np.broadcast_to(np.asarray(bias_mant), shape))
+        self.bias_exp = Var(shape=(1,), init=int(bias_exp))
+        self.decay_in = Var(shape=(1,), init=neuron.decay_in)
+        self.decay_ip = Var(shape=(1,), init=neuron.decay_ip)
+        self.decay_v = Var(shape=(1,), init=neuron.decay_v)
+        self.decay_fb = Var(shape=(1,), init=neuron.decay_fb)
+        self.feedback_weight = Var(shape=(1,), init=neuron.feedback_weight)
+        self.threshold = Var(shape=(1,), init=neuron.threshold)
+        self.drive_max = Var(shape=(1,), init=NO_DRIVE_CLAMP if neuron.drive_max is None
+                             else neuron.drive_max)
         self.sample_steps = Var(shape=(1,), init=_check_positive("sample_steps", sample_steps))
         self.n_samples = Var(shape=(1,), init=_check_positive("n_samples", n_samples))
 
@@ -98,12 +118,17 @@ class GradedInput(AbstractProcess):
 
 
 class WindowReadout(AbstractProcess):
-    """Integer readout accumulated inside the process, one row of ``logits`` per sample.
+    """Host-side integer readout, one row of ``logits`` per sample (not part of the chip).
 
     Sums what it receives over SNN steps ``window_start <= n < sample_steps`` (the last layer's
     spikes, or its decoded value −i_fb for a ``"decoded"`` readout, connected to the neuron's
     ``decoded_out``) and, at the last step of each sample, stores
     ``logits[i] = weights · counts + bias · (sample_steps − window_start)``.
+
+    It runs on the host and is not in the energy model. With spikes as its input it needs
+    from the chip only each last-layer neuron's spike count over the window (read at the
+    end of the sample); a ``"decoded"`` readout instead receives a 24-bit graded message per
+    neuron every step, a host-side convenience that a chip would not send.
     """
 
     def __init__(self, *, weights: np.ndarray, bias: np.ndarray, n_samples: int,

@@ -135,7 +135,7 @@ class LpRNNTaskModel(nn.Module):
 
     Its readout is applied at every step instead of being averaged, so the same network regresses
     the adding task's sum at the last step and labels every step of the copying task; it stays an
-    ``LpRNNClassifier`` underneath (:attr:`network`), so :func:`lprnn.snn.mapper.map_network` maps it.
+    ``LpRNNClassifier`` underneath (:attr:`network`), so :func:`lprnn.snn.map_network` maps it.
     """
 
     def __init__(self, network: nn.Module):

@@ -23,8 +23,9 @@ code over float64 state variables that hold integers; every operation is exact i
 ``A_ff`` and ``A_rec`` are integer accumulators: the synapses of step n−1 add their weight
 (``on_pre: A_ff_post += w``, graded input synapses ``+= w · x_pre``) in the "synapses" slot,
 and the neuron update of step n reads and clears them: the one-step delay of every connection
-of docs/ARCHITECTURE.md. The input is a group of ``n_inputs`` graded sources holding
-``x_int[n // k]`` (a ``TimedArray``), firing whenever non-zero. Only non-zero weights become
+of docs/METHOD.md. The input is a group of ``n_inputs`` graded sources holding
+``x_int[n // k]`` (a ``TimedArray``), firing whenever non-zero; through that delay the first layer
+sees ``x_int[(n − 1) // k]`` (``lprnn.core.conventions.held_input_step``). Only non-zero weights become
 synapses (Brian2 is event driven; zero weights change nothing).
 
 Readout, as :func:`lprnn.snn.simulate`: ``W_ro · c + bias · N_w`` over the window, with ``c`` the

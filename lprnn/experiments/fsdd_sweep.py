@@ -1,0 +1,109 @@
+"""What makes the 3-bit lpRNN hold on speakers it never heard: a sweep over training settings.
+
+Each candidate is a set of overrides of an FSDD recipe (``fsdd_speakers`` by default: train on
+four speakers, choose the epoch on lucas, test on theo). Every candidate is trained with float
+and with 3-bit weights for each seed through :func:`lprnn.ann.train.load_or_train`, so a
+finished run is cached and a rerun (or the notebook) only reads checkpoints. Candidates are
+compared on the **validation** speaker; the test speaker is reported, never used to choose.
+
+    frame = run_sweep(["baseline", "augment"], seeds=(0,))     # screen on one seed
+    summary = summarize(frame)                                  # mean ± std over seeds
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lprnn.ann.recipes import Recipe, get_recipe
+from lprnn.ann.train import load_or_train
+
+# Overrides of the recipe per candidate: keyword arguments of Recipe.with_overrides.
+CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+    "baseline": {},
+    "augment": dict(train=dict(freq_warp=0.1, time_mask=20, freq_mask=10)),
+    "warp": dict(train=dict(freq_warp=0.1)),
+    "narrowband": dict(dataset_options=dict(frontend="narrowband")),
+    "float_pretrain": dict(train=dict(float_epochs=10)),
+    "lottery": dict(train=dict(lottery_rounds=1)),
+    "longer": dict(train=dict(epochs=40)),
+}
+WEIGHTS = {"float": None, "3-bit": 3}
+
+
+def candidate_recipe(base: Recipe, overrides: dict[str, dict[str, Any]], weights: str,
+                     seed: int) -> Recipe:
+    """``base`` with a candidate's overrides, the weight format ``weights`` and ``seed``."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights {weights!r}: expected one of {list(WEIGHTS)}")
+    unknown = sorted(set(overrides) - {"model", "train", "dataset_options"})
+    if unknown:
+        raise ValueError(f"candidate overrides {unknown}: expected model, train or "
+                         "dataset_options")
+    # The seed is only written when it differs from the recipe's, so that seed 0 shares its
+    # checkpoint with `python -m lprnn train --recipe NAME`.
+    seeded = {} if seed == base.train.get("seed", 0) else {"seed": seed}
+    return base.with_overrides(
+        model={**overrides.get("model", {}), "weight_frac_bits": WEIGHTS[weights]},
+        train={**overrides.get("train", {}), **seeded},
+        dataset_options=overrides.get("dataset_options"))
+
+
+def run_sweep(candidates: Iterable[str] | dict[str, dict[str, dict[str, Any]]] = ("baseline",),
+              *, recipe_name: str = "fsdd_speakers", size: str = "default",
+              seeds: Sequence[int] = (0,), weights: Sequence[str] = ("float", "3-bit"),
+              threads: int | None = 1, progress: bool = False) -> pd.DataFrame:
+    """Train (or load) every candidate × weight format × seed; one row per model.
+
+    ``candidates``: names of :data:`CANDIDATES` or a mapping name → overrides. ``threads``:
+    torch's thread count while training (1 keeps runs comparable on a shared machine; None
+    leaves it). Columns: candidate, weights, seed, val_accuracy, test_accuracy, best_epoch,
+    train_seconds, cached, recipe_key (the checkpoint file name).
+    """
+    chosen = (dict(candidates) if isinstance(candidates, dict)
+              else {name: _known(name) for name in candidates})
+    base = get_recipe(recipe_name, size)
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    rows = []
+    try:
+        for name, overrides in chosen.items():
+            for weight_format in weights:
+                for seed in seeds:
+                    recipe = candidate_recipe(base, overrides, weight_format, seed)
+                    _, info = load_or_train(recipe, progress=progress)
+                    rows.append(dict(candidate=name, weights=weight_format, seed=seed,
+                                     val_accuracy=info["best_val_accuracy"],
+                                     test_accuracy=info["test_accuracy"],
+                                     best_epoch=info["best_epoch"],
+                                     train_seconds=info["train_seconds"],
+                                     cached=info["cached"],
+                                     checkpoint=str(info["checkpoint"]).rsplit("/", 1)[-1]))
+    finally:
+        torch.set_num_threads(previous_threads)
+    return pd.DataFrame(rows)
+
+
+def _known(name: str) -> dict[str, dict[str, Any]]:
+    if name not in CANDIDATES:
+        raise ValueError(f"unknown candidate {name!r}: expected one of {sorted(CANDIDATES)}")
+    return CANDIDATES[name]
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation (over seeds) of the validation and test accuracies per
+    candidate and weight format, with the 3-bit − float test gap per candidate."""
+    grouped = frame.groupby(["candidate", "weights"], sort=False)
+    summary = grouped.agg(val_mean=("val_accuracy", "mean"), val_std=("val_accuracy", "std"),
+                          test_mean=("test_accuracy", "mean"),
+                          test_std=("test_accuracy", "std"),
+                          seeds=("seed", "count")).reset_index()
+    tests = summary.pivot(index="candidate", columns="weights", values="test_mean")
+    if {"float", "3-bit"} <= set(tests.columns):
+        gap = (tests["3-bit"] - tests["float"]).rename("gap_3bit_minus_float")
+        summary = summary.merge(gap, left_on="candidate", right_index=True, how="left")
+    return summary

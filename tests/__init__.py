@@ -1,0 +1,1 @@
+"""Unit tests and the test oracles (tests/oracles) of lprnn."""

@@ -9,10 +9,9 @@ import torch
 
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.core import hardware
-from lprnn.snn import energy, simulate
+from lprnn.snn import energy, map_network, simulate
 from lprnn.snn.input_coding import (ENCODER_NAME, InputCodingError, encoder_decay,
                                     sigma_delta_input)
-from lprnn.snn.mapper import map_network
 
 
 def _model(n_inputs: int = 6, ff: int = 8, rnn: int = 5) -> LpRNNClassifier:

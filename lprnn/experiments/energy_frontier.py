@@ -41,9 +41,8 @@ from lprnn.ann.train import load_or_train
 from lprnn.experiments.ann_to_snn import trained_and_mapped
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
                                       recipe_for, resolve, rows_from_table, splits, summary_row)
-from lprnn.snn import energy, simulate
+from lprnn.snn import energy, map_network, simulate
 from lprnn.snn.input_coding import sigma_delta_input
-from lprnn.snn.mapper import map_network
 
 INPUT_CODINGS = ("graded", "sigma_delta")
 EXPERIMENT = "energy_frontier"

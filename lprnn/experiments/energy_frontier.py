@@ -75,16 +75,14 @@ class FrontierPoint:
 
 
 def default_points(steps: Sequence[int] = (1, 2, 3, 4, 6, 8, 10)) -> list[FrontierPoint]:
-    """k × input coding at the mapper's defaults, plus one-knob variations at k = 2, 4 and 10:
-    the paper's threshold, 2 weight bits, and two other encoder time constants (0.5 and 1 ANN
-    steps). No point above 3 bits: the deployed 3-bit weights are already exact on a finer
-    grid, and the latent weights re-quantized to 4 bits are not a trained 4-bit model (on 64
-    digits test clips the ANN fell from 72 % to 41 %)."""
+    """k × input coding at the mapper's defaults, plus one-knob variations: the paper's
+    threshold (k = 2, 4, 10), 2 weight bits (k = 2, 10) and two other encoder time constants
+    (0.5 and 1 ANN steps; k = 2, 4). No point above 3 bits: the deployed 3-bit weights are
+    already exact on a finer grid, and the latent weights re-quantized to 4 bits are not a
+    trained 4-bit model (on 64 digits test clips the ANN fell from 72 % to 41 %)."""
     points = [FrontierPoint(k, coding) for k in steps for coding in INPUT_CODINGS]
-    for k in (2, 4, 10):
-        points += [FrontierPoint(k, "graded", threshold="zero"),
-                   FrontierPoint(k, "graded", weight_bits=2),
-                   FrontierPoint(k, "sigma_delta", weight_bits=2)]
+    points += [FrontierPoint(k, "graded", threshold="zero") for k in (2, 4, 10)]
+    points += [FrontierPoint(k, coding, weight_bits=2) for k in (2, 10) for coding in INPUT_CODINGS]
     points += [FrontierPoint(k, "sigma_delta", encoder_time_constant=tau)
                for k in (2, 4) for tau in (0.5, 1.0)]
     return list(dict.fromkeys(points))

@@ -75,3 +75,19 @@ def test_rows_for_pareto_points_and_figure():
     assert {r["metric"] for r in rows} >= {"energy_uJ_estimate", "ratio_m4_dense_estimate"}
     fig = ef.plot_frontier(table)
     assert len(fig.axes) == 1
+
+
+@pytest.mark.slow
+def test_experiments_return_tables_and_rows():
+    result = ef.energy_frontier(("digits",), size="quick")
+    assert len(result.tables["frontier"]) == len(ef.QUICK_POINTS)
+    assert list(result.tables["target"].recipe) == ["digits"]
+    assert result.rows and all(r["dataset"] == "digits" and r["run_size"] == "quick"
+                               and r["n_clips"] == ef.QUICK_SAMPLES for r in result.rows)
+    coded = ef.input_coding_and_reconciliation("digits", size="quick")
+    assert len(coded.tables["input_coding"]) == 2
+    assert set(coded.tables["reconciliation"]["chip"]) == {
+        energy.LOIHI1.label, energy.LOIHI2.label, energy.EVENT_DRIVEN.label}
+    assert {r["experiment"] for r in coded.rows} == {"energy_input_coding", "energy_reconciliation"}
+    assert all(r["metric"].endswith("_estimate") for r in coded.rows
+               if r["experiment"] == "energy_reconciliation")

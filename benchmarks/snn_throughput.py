@@ -1,36 +1,40 @@
-"""SNN throughput: the fast simulator (lprnn.snn) against a Brian2 reference of the same equations.
+"""SNN throughput: lprnn.snn.simulate against the Brian2 reference and Lava fixed_pt, same clips.
 
-    python benchmarks/snn_throughput.py                        # whole test set, whole Brian2 sample
-    python benchmarks/snn_throughput.py --test-samples 100 --brian2-ann-steps 20   # quicker
+    python benchmarks/snn_throughput.py                     # 60 clips, Brian2 whole clip 0
+    python benchmarks/snn_throughput.py --clips 20 --brian2-ann-steps 40 --lava-ann-steps 10
 
-Network: the paper-size lpRNN (80-128-512-512-20, 3-bit weights) mapped by
+Network: the paper-size lpRNN (80-128-512-512-20) mapped by
 :func:`lprnn.snn.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
 checkpoint when it is in the shared fixtures (realistic spike rates), else an untrained
-``LpRNNClassifier(ModelConfig(n_classes=20))`` (``--untrained`` forces it). Inputs: the
-built-in digits test set (``lprnn.datasets.load_dataset("digits", "test")``).
+``LpRNNClassifier(ModelConfig(n_classes=20))`` (``--untrained`` forces it). Clips: the built-in
+digits test set, each made ``--ann-steps`` long (187, an HD clip's length, by default) by
+appending the following clips' frames, so that activity stays that of real speech throughout.
 
-What is measured, on the same network and the same inputs:
+Measured in one run, on the same network and clips:
 
-1. Equivalence: the Brian2 reference (``tests/oracles/brian2_reference.py``, numpy code
-   generation as the authors used) and the fast simulator must emit the same spikes, step for
-   step, for every neuron: on a tiny random network (whole run, negative exponents, θ > 0,
-   leaky v) and on the benchmark network for the steps Brian2 simulates.
-2. Brian2: one sample (test sample 0), the whole sequence or its first ``--brian2-ann-steps``
-   ANN steps; its per-sample time is the measured time per SNN step (after a first step that
-   includes code generation) times the SNN steps of a whole sample. (A truncated run covers the
-   quiet start of the clip, with fewer spikes than the rest: it underestimates Brian2's time.)
-3. Fast simulator: the whole test set in batches of ``--batch-size`` (its samples/s and the
-   test-set time), and one sample alone (batch 1), the like-for-like comparison with Brian2.
+1. Equivalence: Brian2 (``tests/oracles/brian2_reference.py``, numpy code generation as the
+   authors used) and Lava ``fixed_pt`` (``lprnn.snn.lava.run_on_lava``) must emit the
+   simulator's spikes, step for step, for every neuron (and Brian2 on a tiny random network
+   too: whole run, negative exponents, θ > 0, leaky v, recurrent delay).
+2. Brian2: clip 0, whole or its first ``--brian2-ann-steps`` ANN steps; Lava: clip 0, its first
+   ``--lava-ann-steps`` ANN steps, and half as many. Both are extrapolated per SNN step to a
+   whole clip: Brian2's time per step after the first (code generation left out); Lava's wall
+   time of the steps of the longer run, and its CPU time (parent and worker processes) as the
+   difference between the two runs per extra step, so that build and start-up cancel. Leaving
+   those out favours Brian2 and Lava.
+3. The simulator: ``--clips`` clips, ``--repeats`` times (median), at 1 thread and at the
+   default thread policy (``lprnn.snn.simulator.DEFAULT_THREADS``), and with ``--threads N``
+   also at N threads.
 
-Printed: samples/s of both, in wall time and per CPU-second of this process (the fair measure
-on a shared machine: other jobs inflate wall times, not CPU times), their ratios (batched and
-batch 1), the test-set time and SNN accuracy. Torch uses ``--threads`` CPU threads.
-
+Printed: samples/s in wall time and per CPU-second (other jobs on a shared machine inflate wall
+times, not CPU times), and the ratios simulator / Brian2 and simulator / Lava.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,12 +48,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.oracles.brian2_reference import simulate_brian2  # noqa: E402
 
 from lprnn import config, snn  # noqa: E402
-from lprnn.datasets import load_dataset  # noqa: E402
-from lprnn.snn import map_network  # noqa: E402
 from lprnn.ann.authors import load_authors_checkpoint  # noqa: E402
 from lprnn.ann.model import LpRNNClassifier, ModelConfig  # noqa: E402
+from lprnn.datasets import load_dataset  # noqa: E402
+from lprnn.snn import map_network  # noqa: E402
 from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: E402
-                           SigmaDeltaFixedParams)
+                               SigmaDeltaFixedParams)
+from lprnn.snn.simulator import DEFAULT_THREADS  # noqa: E402
 
 
 def tiny_network(readout_source: str, seed: int = 0) -> LoihiNetwork:
@@ -90,32 +95,53 @@ def spike_mismatches(network: LoihiNetwork, x: torch.Tensor, n_snn_steps: int | 
     return differ, emitted, reference
 
 
+def _cpu_seconds_with_children() -> float:
+    """CPU seconds of this process and of its finished child processes (Lava's workers)."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                         resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def clips_of_length(features: torch.Tensor, n_clips: int, n_ann: int) -> torch.Tensor:
+    """``n_clips`` clips of ``n_ann`` ANN steps: clip i, then clips i+1, i+2, … appended."""
+    stream = features.reshape(-1, features.shape[-1])
+    length = features.shape[1]
+    if stream.shape[0] < (n_clips - 1) * length + n_ann:
+        raise ValueError(f"{features.shape[0]} clips of {length} steps cannot make {n_clips} "
+                         f"clips of {n_ann} steps")
+    return torch.stack([stream[i * length:i * length + n_ann] for i in range(n_clips)])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps-per-ann-step", "-k", type=int, default=10)
+    parser.add_argument("--ann-steps", type=int, default=187,
+                        help="ANN steps per clip (187: an HD clip)")
+    parser.add_argument("--clips", type=int, default=60, help="clips for the simulator")
+    parser.add_argument("--batch-size", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="simulator runs per thread setting (the median is reported)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="also measure the simulator with this many threads (0: no)")
     parser.add_argument("--brian2-ann-steps", type=int, default=0,
-                        help="ANN steps of test sample 0 run in Brian2 (0: the whole sequence)")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--test-samples", type=int, default=0,
-                        help="test samples for the fast simulator (0: the whole test set)")
+                        help="ANN steps of clip 0 run in Brian2 (0: the whole clip)")
+    parser.add_argument("--lava-ann-steps", type=int, default=20,
+                        help="ANN steps of clip 0 run in Lava (0: no Lava)")
     parser.add_argument("--calibration-samples", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1 measured fastest per CPU-second on 2 shared cores)")
     parser.add_argument("--untrained", action="store_true",
                         help="map an untrained paper-size network even if the authors' one exists")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
     k = args.steps_per_ann_step
 
     for source in ("spike_counts", "decoded"):
         differ, _, _ = spike_mismatches(tiny_network(source), torch.randn(
             12, 4, generator=torch.Generator().manual_seed(0)))
-        print(f"tiny network ({source} readout), Brian2 vs fast simulator, differing spikes "
+        print(f"tiny network ({source} readout), Brian2 vs simulator, differing spikes "
               f"(and logits): {differ}")
 
     test = load_dataset("digits", "test")
-    x = test.features if args.test_samples == 0 else test.features[:args.test_samples]
-    labels = test.labels[:x.shape[0]]
+    x = clips_of_length(test.features, args.clips, args.ann_steps)
     if config.authors_checkpoint() is not None and not args.untrained:
         model, which = load_authors_checkpoint(), "authors' HD checkpoint (trained)"
     else:
@@ -126,41 +152,81 @@ def main(argv: list[str] | None = None) -> None:
     sizes = "-".join(str(n) for n in [network.n_inputs] + [l.n_neurons for l in network.layers]
                      + [network.readout.n_classes])
     n_ann = x.shape[1]
-    total_steps = n_ann * k
-    print(f"network {sizes}, {which}, k={k}: {total_steps} SNN steps per sample "
-          f"({n_ann} ANN steps); test set {tuple(x.shape)}; torch threads {args.threads}")
+    clip_steps = n_ann * k
+    print(f"network {sizes}, {which}, k={k}: {clip_steps} SNN steps per clip ({n_ann} ANN "
+          f"steps); {x.shape[0]} clips")
 
     brian2_steps = None if args.brian2_ann_steps == 0 else min(args.brian2_ann_steps, n_ann) * k
     differ, emitted, reference = spike_mismatches(network, x[0], brian2_steps)
-    print(f"Brian2 vs fast simulator on test sample 0, {reference.n_snn_steps} SNN steps: "
-          f"differing spikes {differ} of {emitted} emitted", flush=True)
-    scale = total_steps / (reference.n_snn_steps - 1)
-    brian2_wall, brian2_cpu = reference.run_seconds * scale, reference.run_cpu_seconds * scale
-    print(f"Brian2 (numpy): build {reference.build_seconds:.2f} s, first step (code generation) "
-          f"{reference.warmup_seconds:.2f} s, then {1e3 * reference.run_seconds / (reference.n_snn_steps - 1):.2f} "
-          f"ms per SNN step → {brian2_wall:.2f} s wall, {brian2_cpu:.2f} s CPU per sample", flush=True)
+    print(f"Brian2 vs simulator, clip 0, {reference.n_snn_steps} SNN steps: differing spikes "
+          f"{differ} of {emitted} emitted", flush=True)
+    per_step = reference.run_seconds / (reference.n_snn_steps - 1)
+    per_step_cpu = reference.run_cpu_seconds / (reference.n_snn_steps - 1)
+    brian2_wall, brian2_cpu = per_step * clip_steps, per_step_cpu * clip_steps
+    print(f"Brian2 (numpy): {1e3 * per_step:.3f} ms per SNN step (after code generation, "
+          f"{reference.warmup_seconds:.2f} s) → {brian2_wall:.2f} s wall, {brian2_cpu:.2f} s CPU "
+          "per clip", flush=True)
 
-    def timed(samples: torch.Tensor, batch_size: int) -> tuple[snn.SimulationResult, float, float]:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        result = snn.simulate(network, samples, batch_size=batch_size, progress=True)
-        return result, time.perf_counter() - started, time.process_time() - started_cpu
+    lava_wall = lava_cpu = None
+    if args.lava_ann_steps > 0:
+        from lprnn.snn.lava import run_on_lava
+        runs = []
+        for ann_steps in (max(args.lava_ann_steps // 2, 1), args.lava_ann_steps):
+            short = x[:1, :min(ann_steps, n_ann)]
+            cpu_before = _cpu_seconds_with_children()
+            lava = run_on_lava(network, short)
+            cpu = _cpu_seconds_with_children() - cpu_before
+            ours = snn.simulate(network, short, record=True)
+            differ = {name: int((ours.spikes[name].numpy() != lava.spikes[name]).sum())
+                      for name in lava.spikes}
+            differ["logits"] = int(not np.array_equal(ours.logits.numpy(), lava.logits))
+            emitted = {name: int(spikes.sum()) for name, spikes in lava.spikes.items()}
+            print(f"Lava fixed_pt vs simulator, clip 0, {short.shape[1] * k} SNN steps: "
+                  f"differing spikes (and logits) {differ} of {emitted} emitted; "
+                  f"{lava.n_steps} steps in {lava.seconds:.2f} s wall (run only), "
+                  f"{cpu:.2f} s CPU (all processes, build and start-up included)", flush=True)
+            runs.append((lava.n_steps, lava.seconds, cpu))
+        (steps_a, _, cpu_a), (steps_b, wall_b, cpu_b) = runs
+        lava_wall = wall_b / steps_b * (clip_steps + 1)          # one gap step per clip
+        lava_cpu = (cpu_b - cpu_a) / (steps_b - steps_a) * (clip_steps + 1)
+        print(f"Lava fixed_pt: {steps_b / wall_b:.1f} steps/s wall → {lava_wall:.1f} s wall per "
+              f"clip; marginal CPU {1e3 * (cpu_b - cpu_a) / (steps_b - steps_a):.1f} ms per step "
+              f"(difference of the two runs: build and start-up cancel) → {lava_cpu:.1f} s CPU "
+              "per clip (extrapolated per step)", flush=True)
 
-    _, single_wall, single_cpu = timed(x[:1], 1)
-    print(f"fast simulator, one sample alone: {single_wall:.2f} s wall, {single_cpu:.2f} s CPU",
-          flush=True)
-    result, test_wall, test_cpu = timed(x, args.batch_size)
-    accuracy = float((result.predictions == labels).float().mean())
+    settings = {"1 thread": 1, f"default policy ({DEFAULT_THREADS} thread"
+                f"{'s' if DEFAULT_THREADS > 1 else ''})": DEFAULT_THREADS}
+    if args.threads:
+        settings[f"{args.threads} threads"] = args.threads
+    measured = {}
+    for label, threads in settings.items():
+        walls, cpus = [], []
+        for _ in range(args.repeats):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            result = snn.simulate(network, x, batch_size=args.batch_size, threads=threads)
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - started_cpu)
+        measured[label] = (statistics.median(walls), statistics.median(cpus))
+        spikes = sum(int(c.sum()) for c in result.spike_counts.values())
+        print(f"simulator ({result.backend}), {label}: {x.shape[0]} clips in "
+              f"{[round(w, 3) for w in walls]} s wall, {[round(c, 3) for c in cpus]} s CPU; "
+              f"{spikes / x.shape[0] / clip_steps / sum(l.n_neurons for l in network.layers):.3f} "
+              "spikes per neuron and step", flush=True)
+
     n = x.shape[0]
-    print(f"fast simulator: {n} samples in {test_wall:.1f} s wall, {test_cpu:.1f} s CPU "
-          f"(batch {args.batch_size}), SNN accuracy {100 * accuracy:.2f}%")
-    print("samples/s                  wall      per CPU-second")
-    print(f"  fast (batched)       {n / test_wall:9.3f}   {n / test_cpu:9.3f}")
-    print(f"  fast (batch 1)       {1 / single_wall:9.3f}   {1 / single_cpu:9.3f}")
-    print(f"  Brian2 (numpy)       {1 / brian2_wall:9.3f}   {1 / brian2_cpu:9.3f}")
-    print(f"ratio fast/Brian2: batched {brian2_wall * n / test_wall:.1f}x wall, "
-          f"{brian2_cpu * n / test_cpu:.1f}x CPU; batch 1 {brian2_wall / single_wall:.1f}x wall, "
-          f"{brian2_cpu / single_cpu:.1f}x CPU")
-    print(f"test-set time (fast, {n} samples, {args.threads} threads): {test_wall:.1f} s wall")
+    print(f"\nsamples/s (clips of {clip_steps} SNN steps)   wall   per CPU-second")
+    for label, (wall, cpu) in measured.items():
+        print(f"  simulator, {label:24s} {n / wall:9.2f}   {n / cpu:9.2f}")
+    print(f"  Brian2 (numpy)                       {1 / brian2_wall:9.4f}   {1 / brian2_cpu:9.4f}")
+    if lava_wall is not None:
+        print(f"  Lava fixed_pt                        {1 / lava_wall:9.4f}   {1 / lava_cpu:9.4f}")
+    for label, (wall, cpu) in measured.items():
+        line = (f"ratio simulator ({label}) / Brian2: {brian2_wall * n / wall:.0f}x wall, "
+                f"{brian2_cpu * n / cpu:.0f}x CPU")
+        if lava_wall is not None:
+            line += (f"; / Lava: {lava_wall * n / wall:.0f}x wall, "
+                     f"{lava_cpu * n / cpu:.0f}x CPU")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset-root", metavar="PATH",
                         help="where the dataset's files are (default: the dataset's own "
                         "lookup, usually DATA_DIR/NAME)")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads while training (default 1: fastest on a "
+                             "loaded machine)")
     parser.add_argument("--data-dir", help="data and model cache directory (LPRNN_DATA_DIR)")
     parser.add_argument("--out", help="also write the trained checkpoint to this path")
 
@@ -93,7 +96,7 @@ def _run_train(args: argparse.Namespace) -> int:
     model_options = {}
     if hasattr(args, "weight_bits"):
         model_options["weight_frac_bits"] = args.weight_bits
-    train_options = {name: getattr(args, name) for name in ("epochs", "seed", "device")
+    train_options = {name: getattr(args, name) for name in ("epochs", "seed", "device", "threads")
                      if getattr(args, name) is not None}
     dataset, dataset_options = _dataset_choice(args)
     recipe = get_recipe(args.recipe, args.size).with_overrides(

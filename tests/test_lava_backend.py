@@ -123,15 +123,18 @@ def _small_state_inputs(seed: int = 0) -> torch.Tensor:
 
 
 def _assert_equal_to_simulator(network: LoihiNetwork, x: torch.Tensor) -> None:
-    reference = snn.simulate(network, x, record=True)
+    """Lava's run equals the simulator's, spike for spike, on both of the simulator's paths:
+    the torch step functions and (the default where a compiler exists) the compiled kernel."""
     result = run_on_lava(network, x)
     assert list(result.spikes) == [layer.name for layer in network.layers]
-    for layer in network.layers:
-        np.testing.assert_array_equal(result.spikes[layer.name],
-                                      reference.spikes[layer.name].numpy(),
-                                      err_msg=f"spikes of layer {layer.name}")
-    np.testing.assert_array_equal(result.logits, reference.logits.numpy())
-    np.testing.assert_array_equal(result.predictions, reference.predictions.numpy())
+    for backend in ("torch", "auto"):
+        reference = snn.simulate(network, x, record=True, backend=backend)
+        for layer in network.layers:
+            np.testing.assert_array_equal(result.spikes[layer.name],
+                                          reference.spikes[layer.name].numpy(),
+                                          err_msg=f"spikes of layer {layer.name} ({backend})")
+        np.testing.assert_array_equal(result.logits, reference.logits.numpy())
+        np.testing.assert_array_equal(result.predictions, reference.predictions.numpy())
 
 
 def _no_leftovers(shm_before: set[str]) -> None:

@@ -29,6 +29,7 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
               for layer in net.layers]
     previous = [np.zeros(layer.n_neurons, np.int64) for layer in net.layers]
     spikes_out = [[] for _ in net.layers]
+    saturated_steps = [0 for _ in net.layers]   # steps after which a state is at ±STATE_MAX
 
     def own_spikes(l, n):  # s_l(n − 1 − D_l), zero before the start
         m = n - 1 - net.layers[l].recurrent_delay
@@ -60,18 +61,19 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
                                 -STATE_MAX, STATE_MAX)
             current.append(fired.astype(np.int64))
             spikes_out[l].append(fired)
+            saturated_steps[l] += any(np.any(np.abs(value) == STATE_MAX) for value in s.values())
         previous = current
         if n >= window:  # the readout's source: spikes, or the reconstruction −i_fb
             window_counts += previous[-1] if net.readout.source == "spike_counts" else -states[-1]["i_fb"]
     logits = net.readout.weights.astype(np.int64) @ window_counts + \
         net.readout.bias * (n_ann * k - window)
-    return logits, [np.array(s) for s in spikes_out]
+    return logits, [np.array(s) for s in spikes_out], saturated_steps
 
 
-def random_network(seed: int) -> LoihiNetwork:
-    """Arbitrary integers (negative exponents, saturating drives, both clamp variants)."""
+def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4)) -> LoihiNetwork:
+    """Arbitrary integers (negative exponents, saturating drives, both clamp variants,
+    recurrent delays) on layers of ``sizes`` (inputs first)."""
     rng = np.random.default_rng(seed)
-    sizes = [3, 5, 4]
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         neuron = SigmaDeltaFixedParams(
@@ -90,29 +92,32 @@ def random_network(seed: int) -> LoihiNetwork:
     return LoihiNetwork(layers, readout, steps_per_ann_step=3, input_scale=float(rng.choice([1.0, 300.0, 5e4])))
 
 
-def _assert_matches_reference(net: LoihiNetwork, x: torch.Tensor) -> None:
-    result = simulate(net, x, record=True, batch_size=2)
+def _assert_matches_reference(net: LoihiNetwork, x: torch.Tensor, backend: str = "auto") -> None:
+    result = simulate(net, x, record=True, batch_size=2, backend=backend, allow_saturation=True)
     for b in range(x.shape[0]):
-        logits, spikes = reference_simulate(net, x[b].numpy())
+        logits, spikes, saturated_steps = reference_simulate(net, x[b].numpy())
         assert result.logits[b].tolist() == logits.tolist()
-        for layer, expected in zip(net.layers, spikes):
+        for layer, expected, saturated in zip(net.layers, spikes, saturated_steps):
             assert np.array_equal(result.spikes[layer.name][b].numpy(), expected)
             assert result.spike_counts[layer.name][b].tolist() == expected.sum(0).tolist()
+            assert int(result.saturated_steps[layer.name][b]) == saturated
 
 
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
 @pytest.mark.parametrize("seed", range(3))
-def test_bit_exact_against_numpy_reference_random_integers(seed):
+def test_bit_exact_against_numpy_reference_random_integers(seed, backend):
     net = random_network(seed)
     x = torch.randn(3, 7, 3, generator=torch.Generator().manual_seed(seed)) * 4
-    _assert_matches_reference(net, x)
+    _assert_matches_reference(net, x, backend)
 
 
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
 @pytest.mark.parametrize("options", [dict(), dict(activation_clamp="state", threshold="zero",
                                                   readout="spike_counts", recurrent_delay=0)])
-def test_bit_exact_against_numpy_reference_mapped_network(options):
+def test_bit_exact_against_numpy_reference_mapped_network(options, backend):
     x = smooth_input(batch=3, steps=8)
     net = map_network(small_model(), 3, calibration=x, **options)
-    _assert_matches_reference(net, x)
+    _assert_matches_reference(net, x, backend)
 
 
 def test_snn_tracks_the_ann():
@@ -176,6 +181,10 @@ def test_float64_fallback_keeps_large_row_sums_exact():
     (torch.zeros(2, 6), ValueError, "expected \\[batch, time, 6\\]"),
     (torch.zeros(2, 5, 6, dtype=torch.int64), TypeError, "float tensor"),
     (torch.full((1, 2, 6), 1e9), ValueError, "graded spike range"),
+    (torch.zeros(1, 2, 6).index_put_((torch.tensor(0), torch.tensor(1), torch.tensor(4)),
+                                     torch.tensor(float("nan"))),
+     ValueError, "1 non-finite values \\(the first, nan, at \\[batch, time, feature\\] = \\[0, 1, 4\\]"),
+    (torch.full((1, 2, 6), -float("inf")), ValueError, "12 non-finite values \\(the first, -inf"),
 ])
 def test_input_errors(x, error, match):
     net = map_network(small_model(), 2)

@@ -45,6 +45,7 @@ from lprnn import atomic
 from lprnn import config as paths
 from lprnn.ann.augment import FeatureAugmentation
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.core.threads import DEFAULT_THREADS, check_threads, torch_threads
 
 CHECKPOINT_FORMAT = "lprnn-checkpoint-v1"
 FLOAT_ROUND = -1  # the "round" of float pre-training epochs in a history
@@ -72,6 +73,7 @@ class TrainConfig:
     freq_mask: int = 0
     # Epochs trained with float weights before the quantized epochs (0 = quantized throughout).
     float_epochs: int = 0
+    threads: int = DEFAULT_THREADS   # torch CPU threads while training (lprnn.core.threads)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -83,6 +85,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected an integer ≥ 0")
+        check_threads(self.threads)
         for name in ("lr", "clip_norm", "clip_value"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -285,11 +288,18 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
     rewritten atomically at every new best validation epoch (info: ``partial=True``,
     ``best_epoch``, ``best_val_accuracy``), so an interrupted run (Ctrl-C mid-epoch) leaves
     the last good epoch on disk.
+    Runs with ``config.threads`` torch CPU threads and restores the caller's count.
     """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config is a {type(config).__name__}: expected a TrainConfig "
                         "(use TrainConfig.from_dict for a dict of options)")
+    with torch_threads(config.threads):
+        return _train(model, train_set, val_set, config, progress, checkpoint)
+
+
+def _train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+           progress: bool, checkpoint: str | Path | None) -> TrainResult:
     if config.lottery_rounds and not isinstance(model, LpRNNClassifier):
         raise TypeError(f"lottery_rounds={config.lottery_rounds} needs an LpRNNClassifier, "
                         f"got a {type(model).__name__}")
@@ -399,12 +409,12 @@ def _normalized(value: Any) -> Any:
 # -- recipes --------------------------------------------------------------------------------
 
 # Training options that do not change what is trained, left out of the cache key.
-_NOT_IN_KEY = ("device", "num_workers")
+_NOT_IN_KEY = ("device", "num_workers", "threads")
 
 
 def recipe_key(recipe: Any) -> str:
     """12 hex digits identifying a recipe's name, dataset, options, model and training
-    (except the device and the number of data-loading workers)."""
+    (except the device, the number of data-loading workers and of CPU threads)."""
     train = {k: v for k, v in recipe.train.items() if k not in _NOT_IN_KEY}
     spec = dict(name=recipe.name, dataset=recipe.dataset, dataset_options=recipe.dataset_options,
                 model=recipe.model, train=train)

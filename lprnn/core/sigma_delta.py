@@ -191,7 +191,8 @@ def validate_fixed_params(params: SigmaDeltaFixedParams, where: str = "neuron") 
 
 
 def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: SigmaDeltaState,
-                           params: SigmaDeltaFixedParams) -> tuple[Tensor, SigmaDeltaState]:
+                           params: SigmaDeltaFixedParams, state_max: int = hardware.STATE_MAX
+                           ) -> tuple[Tensor, SigmaDeltaState]:
     """One fixed-point step (Loihi arithmetic); returns (spikes as bool, state), all int64.
 
         i_in ← sat(decay(i_in, d_in) + a)
@@ -203,18 +204,22 @@ def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: Si
 
     with ``decay`` of :func:`decay_fixed` and ``sat`` of :func:`saturate`. ``params`` is not
     re-validated here (hot loop): check it once with :func:`validate_fixed_params`.
+    ``state_max`` (``STATE_MAX``, the hardware's) is the saturation limit of every state; a
+    wider one (below 2**50, so that decays stay exact in int64) shows what saturation changed.
     """
     if synaptic_input.dtype != torch.int64 or state.i_in.dtype != torch.int64:
         raise TypeError(f"sigma_delta_step_fixed: synaptic_input {synaptic_input.dtype} and "
                         f"state {state.i_in.dtype}, expected torch.int64 tensors")
-    i_in = saturate(decay_fixed(state.i_in, params.decay_in) + synaptic_input)
+    i_in = torch.clamp(decay_fixed(state.i_in, params.decay_in) + synaptic_input,
+                       -state_max, state_max)
     drive = i_in + bias
     if params.drive_max is not None:
         drive = torch.clamp(drive, 0, params.drive_max)
-    i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip) + drive, 0, hardware.STATE_MAX)
+    i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip) + drive, 0, state_max)
     v = torch.clamp(decay_fixed(state.v, params.decay_v) + i_ip + state.i_fb,
-                    0, hardware.STATE_MAX)
+                    0, state_max)
     spikes = v > params.threshold
     v = v.masked_fill(spikes, 0)
-    i_fb = saturate(decay_fixed(state.i_fb, params.decay_fb) + params.feedback_weight * spikes)
+    i_fb = torch.clamp(decay_fixed(state.i_fb, params.decay_fb) + params.feedback_weight * spikes,
+                       -state_max, state_max)
     return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)

@@ -32,6 +32,7 @@ import functools
 import io
 import json
 import math
+import numbers
 import os
 import subprocess
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -116,6 +117,8 @@ def _format_row(row: Mapping[str, object], commit: str) -> dict[str, str]:
         raise ValueError(f"result row {dict(row)}: missing {missing}, unknown {extra}; expected "
                          f"the fields {list(REQUIRED)} and optionally {list(OPTIONAL)} "
                          "(commit is filled in by record)")
+    # An optional field given as None or "" is missing (rows built from tables carry "").
+    row = {c: v for c, v in row.items() if c in REQUIRED or not (v is None or v == "")}
     out = {c: str(row[c]) for c in REQUIRED}
     out["value"] = _format_number(row["value"], "value")
     for name in ("std", "ci_low", "ci_high"):
@@ -124,10 +127,10 @@ def _format_row(row: Mapping[str, object], commit: str) -> dict[str, str]:
     seeds = row.get("seeds")
     out["seeds"] = "" if seeds is None else _format_seeds(seeds)
     n_clips = row.get("n_clips")
-    if n_clips is not None and (isinstance(n_clips, bool) or not isinstance(n_clips, int)
-                                or n_clips < 1):
+    if n_clips is not None and (isinstance(n_clips, bool)
+                                or not isinstance(n_clips, numbers.Integral) or n_clips < 1):
         raise ValueError(f"result field n_clips={n_clips!r}: expected a positive integer")
-    out["n_clips"] = "" if n_clips is None else str(n_clips)
+    out["n_clips"] = "" if n_clips is None else str(int(n_clips))
     run_size = row.get("run_size")
     if run_size is not None and run_size not in RUN_SIZES:
         raise ValueError(f"result field run_size={run_size!r}: expected one of {list(RUN_SIZES)}")

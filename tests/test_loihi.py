@@ -155,11 +155,13 @@ def test_rejects_weight_too_large_for_an_8_bit_mantissa():
 
 
 def test_rejects_a_scale_that_cannot_avoid_saturation():
-    model = small_model(n_inputs=4, ff_size=200, rnn_sizes=(4,))
+    model = small_model(n_inputs=4, ff_size=400, rnn_sizes=(4,), weight_int_bits=4)
     with torch.no_grad():
-        model.rnn_layers[0].linear.weight.fill_(1.0)  # worst-case drive 200·a_max
+        model.rnn_layers[0].linear.weight.fill_(7.0)  # exact i_in bound: 400·56·c·2^e·4096/d_in
+    network = map_network(model, 10)                  # fits at k = 10 (d_in = 90) ...
+    assert network.metadata["layers"]["rnn_layers.0"]["weight_multiplier"] >= 2
     with pytest.raises(MappingError, match="layer rnn_layers.0: avoiding 24-bit saturation"):
-        map_network(model, 10)
+        map_network(model, 100)                       # ... not at d_in = 9: c·2^e < 2
 
 
 def test_rejects_a_bias_beyond_the_mantissa_range():

@@ -177,3 +177,14 @@ def test_reproduce_run_replaces_its_rows_and_drops_stale_ones(tmp_path, monkeypa
     rows = {r["metric"]: r["value"] for r in results.read_results(table)}
     assert rows == {"fresh": "0.7", "other": "0.9"}
     assert results.RUN_ID_ENV not in os.environ
+
+
+def test_optional_fields_given_as_blank_are_missing_and_numpy_counts_are_counts(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "results.csv"
+    results.record([_row(std="", ci_low=None, n_clips=np.int64(600), seeds="")], path)
+    (row,) = results.read_results(path)
+    assert (row["std"], row["ci_low"], row["seeds"], row["n_clips"]) == ("", "", "", "600")
+    with pytest.raises(ValueError, match="n_clips=0"):
+        results.record([_row(n_clips=0)], path)

@@ -14,6 +14,21 @@ Weights and biases are quantized in the forward pass (:func:`lprnn.ann.quantize.
 optional lottery-ticket mask (a ``weight_mask`` buffer, present once a mask is set).
 Init: Xavier-uniform input and readout weights, orthogonal recurrent weights, zero biases.
 
+**SNN timing** (``timing="snn"``). The mapped ΣΔ network (:mod:`lprnn.snn.mapper`) runs
+k = ``steps_per_ann_step`` SNN steps per ANN step with the input held over them, one step of
+delay on every connection and D = ``recurrent_delay`` extra steps on the recurrent ones; at
+the rate level (no spike quantization, :mod:`lprnn.snn.analysis`) it computes, per SNN step n,
+
+    P_0(n) = β P_0(n−1) + (1 − β) · clamp(W_0 x[(n−1)//k] + b_0, 0, a_max)     (x[−1] = 0)
+    P_l(n) = β P_l(n−1) + (1 − β) · clamp(W_l P_{l−1}(n−1) + U_l P_l(n−1−D) + b_l, 0, a_max)
+
+with β = 1 − d/4096 and d = :func:`substep_decay` (β^k ≈ α), and reads out
+``W_out P_L(n) + b_out`` averaged over the SNN steps of the averaging window. With
+``timing="snn"`` this recurrence *is* the model: trained with it, the ANN is the SNN's rate
+limit, and what remains between them is the ΣΔ quantization. :meth:`LpRNNClassifier.trace`
+then returns each ANN step's mean over its k SNN steps (what the simulator's decoded traces
+hold). ``timing="ann"`` (default) is the paper's lpRNN.
+
 Module names follow the authors' state dict (``lpff.linear``, ``rnn_layers.N.linear``,
 ``rnn_layers.N.linear_hh``, ``out.linear``), so their released checkpoint loads with
 ``load_state_dict(strict=True)``.
@@ -28,10 +43,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lprnn.core import conventions
+from lprnn.core import conventions, hardware
 from lprnn.core.lowpass import check_lowpass_params, lowpass_scan
 from lprnn.ann.quantize import FixedPointFormat, quantize, zero_weight_mask
 
+TIMINGS = ("ann", "snn")
+
+
+def substep_decay(retention_ratio: float, steps_per_ann_step: int) -> int:
+    """The 12-bit decay per SNN step whose k-th power is α: round(4096 · (1 − α^(1/k)))
+    (the mapped neurons' d_ip; the mapper checks that it lies in [1, 4095])."""
+    return round(hardware.DECAY_UNITY * (1.0 - retention_ratio ** (1.0 / steps_per_ann_step)))
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,9 @@ class ModelConfig:
     weight_frac_bits: int | None = 3
     weight_int_bits: int = 1
     averaging: str = "second_half"
+    timing: str = "ann"               # "ann": the lpRNN; "snn": the SNN's rate limit (module doc)
+    steps_per_ann_step: int = 10      # k, with timing="snn"
+    recurrent_delay: int | None = None  # D extra SNN steps on the recurrence (None: k // 2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rnn_sizes", tuple(self.rnn_sizes))
@@ -58,11 +83,31 @@ class ModelConfig:
         if self.averaging not in conventions.AVERAGING:
             raise ValueError(f"ModelConfig.averaging={self.averaging!r}: expected one of "
                              f"{list(conventions.AVERAGING)}")
+        if self.timing not in TIMINGS:
+            raise ValueError(f"ModelConfig.timing={self.timing!r}: expected one of {list(TIMINGS)}")
+        _check_size("ModelConfig.steps_per_ann_step", self.steps_per_ann_step)
+        if self.recurrent_delay is not None and (isinstance(self.recurrent_delay, bool) or not
+                                                 isinstance(self.recurrent_delay, int)
+                                                 or self.recurrent_delay < 0):
+            raise ValueError(f"ModelConfig.recurrent_delay={self.recurrent_delay!r}: expected "
+                             "None or an integer ≥ 0")
+        if self.timing == "snn" and not 1 <= substep_decay(self.retention_ratio,
+                                                           self.steps_per_ann_step) < \
+                hardware.DECAY_UNITY:
+            raise ValueError(f"ModelConfig.steps_per_ann_step={self.steps_per_ann_step}: the "
+                             f"12-bit decay for retention_ratio={self.retention_ratio} falls "
+                             f"outside [1, {hardware.DECAY_UNITY - 1}]")
         try:
             self.weight_format
         except ValueError as err:
             raise ValueError(f"ModelConfig weight_frac_bits={self.weight_frac_bits!r}, "
                              f"weight_int_bits={self.weight_int_bits!r}: {err}") from None
+
+    @property
+    def substep_recurrent_delay(self) -> int:
+        """D: extra SNN steps on the recurrent synapses (``recurrent_delay``, default k // 2)."""
+        return (self.steps_per_ann_step // 2 if self.recurrent_delay is None
+                else self.recurrent_delay)
 
     @property
     def weight_format(self) -> FixedPointFormat | None:
@@ -150,9 +195,11 @@ class LpLinear(nn.Module):
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x [B, T, n_inputs] → h [B, T, n_outputs]."""
-        return lowpass_scan(self.linear(x).float(), None, self.retention_ratio, self.a_max)
+    def forward(self, x: Tensor, retention_ratio: float | None = None) -> Tensor:
+        """x [B, T, n_inputs] → h [B, T, n_outputs] (``retention_ratio`` overrides α: the
+        per-SNN-step β of the SNN timing)."""
+        alpha = self.retention_ratio if retention_ratio is None else retention_ratio
+        return lowpass_scan(self.linear(x).float(), None, alpha, self.a_max)
 
 
 class LpRNN(nn.Module):
@@ -172,11 +219,14 @@ class LpRNN(nn.Module):
         nn.init.zeros_(self.linear.bias)
         nn.init.orthogonal_(self.linear_hh.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x [B, T, n_inputs] → h [B, T, hidden_size]."""
+    def forward(self, x: Tensor, retention_ratio: float | None = None,
+                recurrent_delay: int = 0) -> Tensor:
+        """x [B, T, n_inputs] → h [B, T, hidden_size] (``retention_ratio`` overrides α and
+        ``recurrent_delay`` adds D steps to the recurrence: the SNN timing)."""
+        alpha = self.retention_ratio if retention_ratio is None else retention_ratio
         # Under CUDA autocast the input projection runs in bfloat16; the recurrence in float32.
         return lowpass_scan(self.linear(x).float(), self.linear_hh.effective_weight().float(),
-                            self.retention_ratio, self.a_max)
+                            alpha, self.a_max, recurrent_delay)
 
 
 class Readout(nn.Module):
@@ -234,12 +284,33 @@ class LpRNNClassifier(nn.Module):
 
     def trace(self, x: Tensor) -> dict[str, Tensor]:
         """Every layer's states h [B, T, H] ("lpff", "rnn_layers.0", ...) and the per-step
-        logits [B, T, C] ("logits")."""
+        logits [B, T, C] ("logits"); with ``timing="snn"`` each ANN step's mean over its k
+        SNN steps (module docstring)."""
         self.check_input(x)
+        if self.config.timing == "snn":
+            k = self.config.steps_per_ann_step
+            return {name: trace.unflatten(1, (x.shape[1], k)).mean(dim=2)
+                    for name, trace in self.substep_trace(x).items()}
         traces = {"lpff": self.lpff(x)}
         h = traces["lpff"]
         for i, layer in enumerate(self.rnn_layers):
             h = traces[f"rnn_layers.{i}"] = layer(h)
+        traces["logits"] = self.out(h)
+        return traces
+
+    def substep_trace(self, x: Tensor) -> dict[str, Tensor]:
+        """The SNN-timed recurrence (module docstring) at SNN resolution: every layer's P
+        [B, T·k, H] and the logits [B, T·k, C], k = ``config.steps_per_ann_step``."""
+        self.check_input(x)
+        config = self.config
+        k = config.steps_per_ann_step
+        beta = 1.0 - substep_decay(config.retention_ratio, k) / hardware.DECAY_UNITY
+        held = F.pad(x.repeat_interleave(k, dim=1)[:, :-1], (0, 0, 1, 0))  # x[(n − 1) // k]
+        traces = {"lpff": self.lpff(held, beta)}
+        h = traces["lpff"]
+        for i, layer in enumerate(self.rnn_layers):
+            h_before = F.pad(h[:, :-1], (0, 0, 1, 0))                       # one step of delay
+            h = traces[f"rnn_layers.{i}"] = layer(h_before, beta, config.substep_recurrent_delay)
         traces["logits"] = self.out(h)
         return traces
 
@@ -286,6 +357,19 @@ class LpRNNClassifier(nn.Module):
         weights = [w for key, w in self.effective_parameters().items() if key.endswith(".weight")]
         zeros = sum(int((w == 0).sum()) for w in weights)
         return zeros / sum(w.numel() for w in weights)
+
+
+def with_timing(model: LpRNNClassifier, timing: str, steps_per_ann_step: int | None = None,
+                recurrent_delay: int | None = None) -> LpRNNClassifier:
+    """A copy of ``model`` (same weights and masks, eval mode) run with another ``timing``
+    ("ann" or "snn") and, for "snn", k = ``steps_per_ann_step`` (default: the model's) and D =
+    ``recurrent_delay`` (default k // 2): e.g. the SNN's rate limit at the k it is mapped with."""
+    options = dict(model.config.to_dict(), timing=timing, recurrent_delay=recurrent_delay)
+    if steps_per_ann_step is not None:
+        options["steps_per_ann_step"] = steps_per_ann_step
+    copy = LpRNNClassifier(ModelConfig.from_dict(options))
+    copy.load_state_dict(model.state_dict(), strict=True)
+    return copy.eval()
 
 
 def infer_config(state_dict: Mapping[str, Tensor], **options: Any) -> ModelConfig:

@@ -15,9 +15,12 @@ CPU and is exact (tests compare it with autograd through :func:`lowpass_step`).
 Backward, with G_t = ∂L/∂h_t accumulated from the future and m_t = [0 ≤ z_t ≤ a_max]
 (the subgradient autograd uses for ``clamp``)::
 
-    G_t      = ∂L/∂h_t (direct) + α G_{t+1} + (∂L/∂z_{t+1}) U
+    G_t      = ∂L/∂h_t (direct) + α G_{t+1} + (∂L/∂z_{t+1+D}) U
     ∂L/∂z_t  = (1 − α) · m_t · G_t                    (= ∂L/∂drive_t)
-    ∂L/∂U    = Σ_t (∂L/∂z_t)ᵀ h_{t-1}
+    ∂L/∂U    = Σ_t (∂L/∂z_t)ᵀ h_{t-1-D}
+
+with D the optional recurrent delay (z_t = W x_t + U h_{t-1-D} + b; D = 0 is the lpRNN; the
+SNN-timed lpRNN of :mod:`lprnn.ann.model` uses the mapped network's D).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class _LowpassScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, drive: Tensor, recurrent_weight: Tensor | None,
-                retention_ratio: float, a_max: float) -> Tensor:
+                retention_ratio: float, a_max: float, recurrent_delay: int) -> Tensor:
         drive_tm = drive.detach().transpose(0, 1).contiguous()
         n_steps, batch, hidden = drive_tm.shape
         states = torch.empty_like(drive_tm)
@@ -59,48 +62,69 @@ class _LowpassScan(torch.autograd.Function):
         with torch.autocast(device_type=drive.device.type, enabled=False):
             for t in range(n_steps):
                 # lowpass_step written into the preallocated outputs, keeping m_t = [clamp(z) == z]
-                z = drive_tm[t] if recurrent_t is None else torch.addmm(drive_tm[t], h, recurrent_t)
+                past = t - 1 - recurrent_delay
+                z = (drive_tm[t] if recurrent_t is None or past < 0
+                     else torch.addmm(drive_tm[t], states[past], recurrent_t))
                 clamped = torch.clamp(z, 0.0, a_max)
                 torch.eq(clamped, z, out=in_range[t])
                 h = torch.lerp(clamped, h, retention_ratio, out=states[t])
         ctx.save_for_backward(states, in_range, recurrent_weight)
         ctx.retention_ratio = retention_ratio
+        ctx.recurrent_delay = recurrent_delay
         return states.transpose(0, 1)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_states: Tensor) -> tuple[Tensor, Tensor | None, None, None]:
+    def backward(ctx: Any, grad_states: Tensor) -> tuple[Tensor, Tensor | None, None, None, None]:
         states, in_range, recurrent_weight = ctx.saved_tensors
-        alpha = ctx.retention_ratio
+        alpha, lag = ctx.retention_ratio, 1 + ctx.recurrent_delay
         grad_tm = grad_states.transpose(0, 1).contiguous()
         grad_drive = torch.empty_like(grad_tm)
         drive_gain = in_range.to(grad_tm.dtype).mul_(1.0 - alpha)
         weight = None if recurrent_weight is None else recurrent_weight.detach()
+        n_steps = grad_tm.shape[0]
         carried = torch.zeros_like(grad_tm[0])
-        for t in range(grad_tm.shape[0] - 1, -1, -1):
-            carried += grad_tm[t]
-            torch.mul(carried, drive_gain[t], out=grad_drive[t])
-            carried = (carried.mul_(alpha) if weight is None
-                       else torch.addmm(carried, grad_drive[t], weight, beta=alpha))
+        if weight is None or lag == 1:
+            for t in range(n_steps - 1, -1, -1):
+                carried += grad_tm[t]
+                torch.mul(carried, drive_gain[t], out=grad_drive[t])
+                carried = (carried.mul_(alpha) if weight is None
+                           else torch.addmm(carried, grad_drive[t], weight, beta=alpha))
+        else:
+            # ∂L/∂z_t reaches h_{t−lag} through U: collected in `through_u` until then.
+            through_u = torch.zeros_like(grad_tm)
+            for t in range(n_steps - 1, -1, -1):
+                carried += grad_tm[t] + through_u[t]
+                torch.mul(carried, drive_gain[t], out=grad_drive[t])
+                if t >= lag:
+                    through_u[t - lag].addmm_(grad_drive[t], weight)
+                carried.mul_(alpha)
         grad_weight = None
         if weight is not None and ctx.needs_input_grad[1]:
             hidden = grad_tm.shape[-1]
-            grad_weight = grad_drive[1:].reshape(-1, hidden).t() @ states[:-1].reshape(-1, hidden)
-        return grad_drive.transpose(0, 1), grad_weight, None, None
+            grad_weight = (grad_drive[lag:].reshape(-1, hidden).t()
+                           @ states[:n_steps - lag].reshape(-1, hidden))
+        return grad_drive.transpose(0, 1), grad_weight, None, None, None
 
 
 def lowpass_scan(drive: Tensor, recurrent_weight: Tensor | None, retention_ratio: float,
-                 a_max: float) -> Tensor:
+                 a_max: float, recurrent_delay: int = 0) -> Tensor:
     """All states h [B, T, H] of a low-pass layer from h_{-1} = 0.
 
     ``drive`` [B, T, H] is the feed-forward part ``W x_t + b`` for every step; the step is
-    z_t = drive_t + U h_{t-1} with U = ``recurrent_weight`` [H, H] (None for lpLinear), then
+    z_t = drive_t + U h_{t-1-D} with U = ``recurrent_weight`` [H, H] (None for lpLinear),
+    D = ``recurrent_delay`` extra steps (h_{<0} = 0; 0 is the lpRNN), then
     :func:`lowpass_step`. Differentiable in ``drive`` and ``recurrent_weight``.
     """
+    if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, int) \
+            or recurrent_delay < 0:
+        raise ValueError(f"lowpass_scan: recurrent_delay={recurrent_delay!r}, expected an "
+                         "integer ≥ 0")
     if drive.dim() != 3:
         raise ValueError(f"lowpass_scan: drive has shape {tuple(drive.shape)}, expected [B, T, H]")
     if recurrent_weight is not None and recurrent_weight.shape != (drive.shape[-1],) * 2:
         raise ValueError(f"lowpass_scan: recurrent_weight has shape "
                          f"{tuple(recurrent_weight.shape)}, expected {(drive.shape[-1],) * 2}")
     check_lowpass_params(retention_ratio, a_max)
-    return _LowpassScan.apply(drive, recurrent_weight, float(retention_ratio), float(a_max))
+    return _LowpassScan.apply(drive, recurrent_weight, float(retention_ratio), float(a_max),
+                              recurrent_delay)

@@ -43,8 +43,10 @@ no memory, a state above the ceiling cannot wind up. Measured on constant inputs
 - the paper's θ = 0: the mean of ``−i_fb`` is ``(1 − d)·i_ip + |w_fb|/2``: every active
   unit is biased up by up to half a step (+0.37 step on average below 1/6 of the range);
 - θ = ``|w_fb|/2`` (the mapper's default, "half_step"): the mean is ``(1 − d)·i_ip`` with
-  no offset (a rounding quantizer); the mapper folds the known gain ``1 − d`` into the scale
-  of the reconstruction, leaving a mean error of 0.007 step and at most 0.38 step.
+  no offset (a rounding quantizer); the mapper folds the gain into the scale of the
+  reconstruction, leaving a mean error of 0.007 step and at most 0.38 step. (Noise-free, the
+  comparator gives ``r(n) = i_ip(n) − d·r(n−1)``, i.e. ``r = i_ip/(1 + d)`` at rest, which is
+  ``1 − d`` to O(d²); the mapper uses ``1/(1 + d)``, see :mod:`lprnn.snn.analysis`.)
 
 Float path (:func:`sigma_delta_step`): real-valued states, ``decay(x, d) = x·(1 − d)`` with
 ``d`` in [0, 1], ``sat`` the identity, ``MAX`` = +inf.

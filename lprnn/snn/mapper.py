@@ -22,11 +22,14 @@ paper's θ = 0, which biases every active unit by half a step; see
 ``LP(clamp(z))``; ``"state"`` is the paper's ReLU on ``i_ip`` (``relu(LP(z))``).
 
 **Recurrent delay.** The lpRNN's recurrence uses ``h_{t−1}``, held over the whole ANN step t;
-the SNN integrates continuously and would see its own state only one SNN step old. A noise-free
-rate model at the SNN's resolution shows that this timing difference, not the ΣΔ code, limits
-the agreement with the ANN (94.5 % of 200 test clips without a delay, 98.5 % with k/2
-steps); so the recurrent synapses get ``recurrent_delay = k // 2`` extra SNN steps
-(a Lava ``DelayDense``; Loihi 2 supports synaptic delays).
+the SNN integrates continuously and would see its own state only one SNN step old. The rate
+model of the mapped network (:func:`lprnn.snn.analysis.rate_model`: the same network with no
+spike quantization) shows that timing, not the ΣΔ code, limits the agreement with the paper's
+lpRNN, so the recurrent synapses get ``recurrent_delay = k // 2`` extra SNN steps (a Lava
+``DelayDense``; Loihi 2 supports synaptic delays). What timing remains (each layer sees the
+one below move during the ANN step, one SNN step late) is removed at its root by running the
+ANN with the SNN's timing (``timing="snn"`` in :mod:`lprnn.ann.model`): that ANN *is* the rate
+model, and a model with it maps only at its own k and D (``with_timing`` re-times a model).
 
 **Scales.** A spike rate r relates to the ANN activation h by r = h / a_max (one spike per
 step is the clamp a_max), so ``LP(s) = h · 4096 / (a_max · d_fb)``. With 3-bit weights
@@ -39,17 +42,27 @@ step is the clamp a_max), so ``LP(s) = h · 4096 / (a_max · d_fb)``. With 3-bit
 
 The recurrent weights of a layer use the same c and e (same gain: presynaptic d_fb is the
 layer's own). The bias becomes ``round(g · b)`` = mantissa · 2^bias_exp (13-bit mantissa);
-i_ip settles at ``state_scale · z`` with ``state_scale = g · 4096 / d_ip``, and
+i_ip settles at ``ip_scale · z`` with ``ip_scale = g · 4096 / d_ip``; the half-step
+comparator's reconstruction settles at ``i_ip / (1 + d_fb/4096)`` (noise-free, it is
+``r(n) = i_ip(n) − d·r(n−1)``, :mod:`lprnn.snn.analysis`), so ``state_scale = ip_scale /
+(1 + d_fb/4096)`` (``ip_scale`` for θ = 0), and
 ``w_fb = −round(a_max · state_scale · d_fb / 4096)`` puts the ceiling of the reconstruction
 (one spike per step) at a_max. The weights are therefore *exact*: W · 2^e / (c · 2^e) · δ
 reproduces the 3-bit ANN weights bit for bit; only the bias, w_fb and the input are rounded
 (their errors are in the report).
 
 **Scale search.** Per layer, the largest ``c · 2^e`` (c ≤ the largest even multiplier that
-keeps the mantissas in range, 0 ≤ e ≤ 7) whose largest state stays ``headroom_bits`` below
-24-bit saturation: the peak state is estimated as ``state_scale · max(z_max, a_max)`` with
-z_max the largest ANN drive on the ``calibration`` inputs (or, without them, the worst case
-``Σ|W|·a_max + |b|``, inputs bounded by ``input_bound``); with calibration inputs the mapped
+keeps the mantissas in range, 0 ≤ e ≤ 7) whose states stay ``headroom_bits`` below 24-bit
+saturation. With the drive clamp (default) the bounds are *exact* and need no data and no
+headroom (``headroom_bits=0``): ``i_ip ≤ drive_max · 4096/d_ip`` (``v ≤ i_ip``),
+``|i_fb| ≤ |w_fb| · 4096/d_fb`` and, for hidden layers fed by 0/1 spikes,
+``|i_in| ≤ (Σ_row|W| + Σ_row|U|) · 2^e · 4096/d_in``; the first layer's ``i_in`` keeps no memory
+and a value beyond 24 bits saturates to a drive that the clamp maps to the same result. So
+the gain is ``g ≈ 2^23 · d_ip / (4096 · a_max)`` whatever k, data or calibration, and no state
+can saturate. With ``activation_clamp="state"`` the drive is unbounded and the peak state is
+estimated as ``state_scale · max(z_max, a_max)`` with z_max the largest ANN drive on the
+``calibration`` inputs (or, without them, the worst case ``Σ|W|·a_max + |b|``, inputs bounded by
+``input_bound``), with ``headroom_bits = 1`` by default. With calibration inputs the mapped
 network is then simulated on them and any layer that comes closer to saturation than
 ``headroom_bits`` is scaled down and re-checked. For the first layer, c = 2 and e = 0: the
 free ``input_scale`` takes the gain, which maximizes the resolution of the graded input.
@@ -80,6 +93,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from lprnn.ann.model import substep_decay
 from lprnn.core import conventions, hardware
 from lprnn.snn.network import (READOUT_SOURCES, LoihiLayer, LoihiNetwork, LoihiReadout,
                                SigmaDeltaFixedParams)
@@ -93,7 +107,13 @@ READOUT_MULTIPLIER = 2 ** 10
 # Without calibration inputs, features are assumed within ±DEFAULT_INPUT_BOUND (the front
 # ends z-normalize each clip); pass calibration data for a verified mapping instead.
 DEFAULT_INPUT_BOUND = 8.0
+# Bits kept below 24-bit saturation by the *estimated* bounds of activation_clamp="state"
+# (the drive clamp's bounds are exact and need none).
+DEFAULT_HEADROOM_BITS = 1.0
 MAX_CALIBRATION_ROUNDS = 6
+# The exact state bounds of the drive clamp hold for the rounded integers: keep the gain a
+# hair below the limit so that round(gain · a_max) cannot push them over.
+ROUNDING_MARGIN = 1.0 - 1e-4
 ACTIVATION_CLAMPS = ("drive", "state")
 THRESHOLDS = ("half_step", "zero")
 
@@ -113,7 +133,7 @@ def feedforward_decay(retention_ratio: float, steps_per_ann_step: int) -> int:
     if not 0.0 < retention_ratio < 1.0:
         raise MappingError(f"retention_ratio={retention_ratio}: expected 0 < α < 1 for a "
                            "low-pass state")
-    decay = round(hardware.DECAY_UNITY * (1.0 - retention_ratio ** (1.0 / steps_per_ann_step)))
+    decay = substep_decay(retention_ratio, steps_per_ann_step)
     tau = -steps_per_ann_step / math.log(retention_ratio)
     if decay < 1:
         raise MappingError(f"steps_per_ann_step={steps_per_ann_step} too large for retention_ratio "
@@ -227,7 +247,7 @@ def _worst_case_peaks(layers: list[dict[str, Any]], a_max: float, input_bound: f
 
 
 def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor | None = None,
-                headroom_bits: float = 1.0, input_bound: float = DEFAULT_INPUT_BOUND,
+                headroom_bits: float | None = None, input_bound: float = DEFAULT_INPUT_BOUND,
                 activation_clamp: str = "drive", threshold: str = "half_step",
                 readout: str = "decoded", recurrent_delay: int | None = None,
                 state_max: StateMax | None = None, progress: bool = False) -> LoihiNetwork:
@@ -249,8 +269,16 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     if readout not in READOUT_SOURCES:
         raise MappingError(f"readout={readout!r}: expected one of {list(READOUT_SOURCES)}")
     readout_source = readout
+    if headroom_bits is None:
+        headroom_bits = 0.0 if activation_clamp == "drive" else DEFAULT_HEADROOM_BITS
     if recurrent_delay is None:
         recurrent_delay = steps_per_ann_step // 2 if isinstance(steps_per_ann_step, int) else 0
+    if getattr(config, "timing", "ann") == "snn" and (
+            config.steps_per_ann_step, config.substep_recurrent_delay) != (k, recurrent_delay):
+        raise MappingError(f"model runs with SNN timing at k={config.steps_per_ann_step}, D="
+                           f"{config.substep_recurrent_delay}, but the mapping asks k={k}, D="
+                           f"{recurrent_delay}: map lprnn.ann.model.with_timing(model, 'snn', "
+                           f"{k}, {recurrent_delay}) so that the ANN is this SNN's rate limit")
     if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, int) \
             or recurrent_delay < 0:
         raise MappingError(f"recurrent_delay={recurrent_delay!r}: expected a non-negative "
@@ -272,6 +300,10 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
         both = layer["qW"] if layer["qU"] is None else np.concatenate([layer["qW"].ravel(),
                                                                        layer["qU"].ravel()])
         layer["c_max"] = _max_multiplier(layer["name"], both)
+        rows = np.abs(layer["qW"]).sum(axis=1)
+        if layer["qU"] is not None:
+            rows = rows + np.abs(layer["qU"]).sum(axis=1)
+        layer["row_sum"] = max(int(rows.max(initial=0)), 1)   # in steps of the weight grid
     q_out = _to_grid("out", "readout weight", readout_params["W"], quantum)
 
     if calibration is not None:
@@ -308,6 +340,23 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                        f"headroom after {MAX_CALIBRATION_ROUNDS} calibration rounds")
 
 
+def _state_bound(layer: LoihiLayer, first: bool) -> float:
+    """The largest |state| a layer with the drive clamp can reach, for any input: i_ip ≤
+    drive_max·4096/d_ip (v ≤ i_ip), |i_fb| ≤ |w_fb|·4096/d_fb and, for hidden layers fed by
+    0/1 spikes, |i_in| ≤ (Σ_row |W| + Σ_row |U|)·2^e·4096/d_in (the first layer's i_in keeps no
+    memory: beyond 24 bits it saturates to a drive the clamp maps to the same value)."""
+    p = layer.neuron
+    bounds = [p.drive_max * hardware.DECAY_UNITY / p.decay_ip,
+              -p.feedback_weight * hardware.DECAY_UNITY / p.decay_fb]
+    if not first:
+        rows = np.abs(layer.weights.astype(np.int64)).sum(axis=1) * 2.0 ** layer.weight_exp
+        if layer.recurrent_weights is not None:
+            rows = rows + (np.abs(layer.recurrent_weights.astype(np.int64)).sum(axis=1)
+                           * 2.0 ** layer.recurrent_weight_exp)
+        bounds.append(float(rows.max(initial=0)) * hardware.DECAY_UNITY / p.decay_in)
+    return float(max(bounds))
+
+
 def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hidden, quantum,
            headroom_bits, activation_clamp, threshold, readout_source,
            recurrent_delay) -> LoihiNetwork:
@@ -317,22 +366,31 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
     input_scale = None
     for i, (layer, peak) in enumerate(zip(layers, peaks)):
         name = layer["name"]
-        # Largest gain g keeping ip_scale·max(z_peak, a_max) under the limit.
-        gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
+        unit = hardware.DECAY_UNITY / (a_max * d_fb * quantum)  # gain per unit of c·2^e (hidden)
+        d_in = hardware.DECAY_UNITY if i == 0 else d_in_hidden
+        if activation_clamp == "drive":
+            # Exact bounds (module doc): i_ip ≤ drive_max·4096/d_ip, and the hidden i_in ≤
+            # c·2^e·Σ_row|q|·4096/d_in; the first layer's memoryless i_in may saturate harmlessly.
+            gain_target = (ROUNDING_MARGIN * state_limit * d_ip
+                           / (hardware.DECAY_UNITY * a_max * shrink[i]))
+            if i > 0:
+                gain_target = min(gain_target, unit * state_limit * d_in
+                                  / (hardware.DECAY_UNITY * layer["row_sum"]))
+        else:
+            # Largest gain g keeping ip_scale·max(z_peak, a_max) under the limit.
+            gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
         if i == 0:
             # Any c is exact; the smallest leaves the most gain to input_scale (input resolution).
             c, e = 2, 0
             input_scale = gain_target * quantum / c
             gain = c * input_scale / quantum
-            d_in = hardware.DECAY_UNITY
         else:
-            unit = hardware.DECAY_UNITY / (a_max * d_fb * quantum)  # gain per unit of c·2^e
             c, e = _best_multiplier(name, gain_target / unit, layer["c_max"])
             gain = c * 2 ** e * unit
-            d_in = d_in_hidden
         ip_scale = gain * hardware.DECAY_UNITY / d_ip      # i_ip units per unit of z
-        # The half-step comparator's reconstruction averages (1 − d_fb)·i_ip (sigma_delta doc).
-        state_scale = ip_scale * (1 - d_fb / hardware.DECAY_UNITY if threshold == "half_step" else 1.0)
+        # The half-step comparator's reconstruction settles at i_ip / (1 + d_fb) (module doc).
+        state_scale = ip_scale * (1 / (1 + d_fb / hardware.DECAY_UNITY) if threshold == "half_step"
+                                  else 1.0)
         w_fb = -round(a_max * state_scale * d_fb / hardware.DECAY_UNITY)
         if w_fb > -1 or w_fb < hardware.STATE_MIN:
             raise MappingError(f"layer {name}: feedback weight {w_fb} outside "
@@ -362,7 +420,8 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
             feedback_weight_error=float(abs(-w_fb - a_max * state_scale * d_fb
                                             / hardware.DECAY_UNITY) / state_scale),
             ip_scale=ip_scale, drive_peak=peak,
-            estimated_state_max=float(ip_scale * max(peak, a_max)))
+            estimated_state_max=(_state_bound(mapped[-1], i == 0) if activation_clamp == "drive"
+                                 else float(ip_scale * max(peak, a_max))))
     # Readout: what c (snn doc) gains per step per activation unit of the last layer.
     last = mapped[-1]
     if readout_source == "decoded":

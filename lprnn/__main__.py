@@ -6,6 +6,7 @@
     python -m lprnn train --recipe fsdd_speakers                  # real speech, unseen speaker
     python -m lprnn train --dataset fsdd --data-dir DIR      # a registered dataset, data in DIR
     python -m lprnn train --dataset recordings.csv           # your own audio (folder or CSV)
+    python -m lprnn train --recipe fsdd_speakers --dataset-option fold=2   # LOSO fold 2
 
 A subcommand is one entry of :data:`SUBCOMMANDS`: a help line, a function adding its
 arguments to a parser, and a function running it on the parsed arguments (returns the exit
@@ -16,6 +17,7 @@ one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -37,6 +39,17 @@ def _weight_bits(value: str) -> int | None:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r}: expected a number of fractional bits (e.g. 3) or 'float'") from None
+
+
+def _dataset_option(text: str) -> tuple[str, object]:
+    """``--dataset-option KEY=VALUE``: VALUE as JSON (3, true, ["theo"]) or else as text."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE (e.g. fold=3)")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,22 +74,28 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int,
                         help="torch CPU threads while training (default 1: fastest on a "
                              "loaded machine)")
+    parser.add_argument("--dataset-option", action="append", default=[], type=_dataset_option,
+                        metavar="KEY=VALUE", help="a dataset option (repeatable; VALUE read as "
+                        "JSON when it parses, else as text), e.g. fold=3 or frontend=narrowband")
     parser.add_argument("--data-dir", help="data and model cache directory (LPRNN_DATA_DIR)")
     parser.add_argument("--out", help="also write the trained checkpoint to this path")
 
 
-def _dataset_choice(args: argparse.Namespace) -> tuple[str | None, dict[str, str]]:
-    """(dataset name, dataset options) of ``--dataset`` and ``--dataset-root``: a path (one
+def _dataset_choice(args: argparse.Namespace) -> tuple[str | None, dict[str, object]]:
+    """(dataset name, dataset options) of ``--dataset``, ``--dataset-root`` and
+    ``--dataset-option``: a ``--dataset`` path (one
     with a separator or a ``.csv`` suffix, or an existing folder) is the generic ``audio``
     dataset rooted there."""
     from lprnn.datasets import dataset_names
 
-    options = {"root": args.dataset_root} if args.dataset_root else {}
+    options = dict(args.dataset_option)
+    if args.dataset_root:
+        options["root"] = args.dataset_root
     name = args.dataset
     if name is None or name in dataset_names():
         return name, options
     if os.sep in name or name.endswith(".csv") or os.path.isdir(name):
-        return "audio", {"root": os.path.abspath(os.path.expanduser(name))}
+        return "audio", {**options, "root": os.path.abspath(os.path.expanduser(name))}
     raise ValueError(f"--dataset {name!r}: expected a registered dataset ({dataset_names()}) "
                      "or the path of an audio folder or CSV manifest")
 

@@ -163,3 +163,28 @@ def test_cli_dataset_name_and_data_dir_find_the_release(tmp_path, capsys, monkey
     assert main(["train", "--recipe", "digits", "--size", "quick", "--dataset", "fsdd",
                  "--device", "cpu", "--data-dir", str(tmp_path / "data")]) == 0
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_cli_dataset_options_reach_the_loader(tmp_path, capsys, monkeypatch):
+    seen = []
+    original = LOADERS["fsdd"]
+
+    def spy(split, **options):
+        seen.append(options)
+        return original(split, **options)
+
+    monkeypatch.setitem(LOADERS, "fsdd", spy)
+    from test_fsdd import _write_release
+
+    root = _write_release(tmp_path / "release")
+    assert main(["train", "--recipe", "fsdd_speakers", "--size", "quick", "--device", "cpu",
+                 "--dataset-root", str(root), "--dataset-option", "fold=1",
+                 "--dataset-option", "frontend=narrowband", "--data-dir",
+                 str(tmp_path / "data")]) == 0
+    assert {options["fold"] for options in seen} == {1}
+    assert {options["frontend"] for options in seen} == {"narrowband"}
+    assert {str(options["root"]) for options in seen} == {str(root)}
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset-option", "fold"])
+    assert "expected KEY=VALUE" in capsys.readouterr().err

@@ -289,3 +289,15 @@ def test_download_refuses_a_non_empty_folder(tmp_path):
     (tmp_path / "full" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not an empty folder"):
         fsdd.download_fsdd(tmp_path / "full", progress=False)
+
+
+def test_band_norm_normalizes_each_band_of_each_clip(release):
+    plain = _load(release, "val")
+    banded = _load(release, "val", band_norm=True)
+    reference = plain.features.double().numpy()
+    mean = reference.mean(axis=1, keepdims=True)
+    std = reference.std(axis=1, ddof=1, keepdims=True)
+    np.testing.assert_allclose(banded.features.numpy(), (reference - mean) / (std + 1e-5),
+                               atol=1e-4)
+    with pytest.raises(TypeError, match="band_norm 'yes'"):
+        _load(release, "val", band_norm="yes")

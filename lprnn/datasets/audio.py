@@ -127,7 +127,8 @@ def feature_key(paths: Sequence[Path], length: int, front_end: str) -> dict[str,
     if front_end == "narrowband":
         return dict(key, n_fft=frontend.NARROWBAND_N_FFT,
                     win_length=frontend.NARROWBAND_WIN_LENGTH,
-                    hop_length=frontend.NARROWBAND_HOP_LENGTH, f_max=frontend.NARROWBAND_SAMPLE_RATE / 2,
+                    hop_length=frontend.NARROWBAND_HOP_LENGTH,
+                    f_max=frontend.NARROWBAND_SAMPLE_RATE / 2,
                     dynamic_range_db=frontend.HD_DYNAMIC_RANGE_DB)
     return dict(key, n_fft=frontend.HD_N_FFT, hop_length=frontend.HD_HOP_LENGTH,
                 f_max=frontend.HD_SAMPLE_RATE / 2,
@@ -185,8 +186,8 @@ def _quick_subset(clips: list[AudioClip]) -> list[AudioClip]:
     return [clips[i] for i in np.linspace(0, len(clips) - 1, QUICK_CLIPS).round().astype(int)]
 
 
-def load(split: str = "train", *, root: str | Path | None, download: bool = False, quick: bool = False,
-         progress: bool = True, **options: object) -> SequenceDataset:
+def load(split: str = "train", *, root: str | Path | None, download: bool = False,
+         quick: bool = False, progress: bool = True, **options: object) -> SequenceDataset:
     """Split ``split`` of the audio folder or manifest ``root`` (module docstring).
 
     Options: ``frontend`` ("hd" or "authors"), ``classes`` (the class names in label order;

@@ -64,6 +64,7 @@ GSC_N_MELS = 40
 
 _AMPLITUDE_FLOOR = 1e-10
 _NORM_EPS = 1e-10
+_BAND_NORM_EPS = 1e-5  # a band constant over the clip (e.g. at the floor) stays 0
 
 
 @functools.cache
@@ -126,9 +127,9 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Ten
 def hd_logmel(waveform: torch.Tensor, sample_rate: int = HD_SAMPLE_RATE) -> torch.Tensor:
     """HD log-mel features of ``waveform [..., samples]``: ``[..., T, 80]`` float32.
 
-    Audio at another ``sample_rate`` is first resampled to 48 kHz (:func:`resample`). ``T = samples_48k // 256``;
-    clips shorter than one FFT window (1024 samples at 48 kHz) are rejected. See the module
-    docstring for the equations.
+    Audio at another ``sample_rate`` is first resampled to 48 kHz (:func:`resample`).
+    ``T = samples_48k // 256``; clips shorter than one FFT window (1024 samples at 48 kHz) are
+    rejected. See the module docstring for the equations.
     """
     _check_waveform(waveform, sample_rate)
     if waveform.dim() == 0:
@@ -171,8 +172,8 @@ def narrowband_logmel(waveform: torch.Tensor,
 
 
 def _hd_decibels(waveform: torch.Tensor, narrowband: bool = False) -> torch.Tensor:
-    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``: ``[N, 80, frames]``
-    (HD's STFT and filters, or the narrow-band ones)."""
+    """``10·log10(max(sqrt(B · |STFT(x)|²), 1e-10))`` of clips ``[N, samples]``:
+    ``[N, 80, frames]`` (HD's STFT and filters, or the narrow-band ones)."""
     if narrowband:
         stft = torch.stft(waveform, n_fft=NARROWBAND_N_FFT, hop_length=NARROWBAND_HOP_LENGTH,
                           win_length=NARROWBAND_WIN_LENGTH, window=_narrowband_window(),
@@ -230,6 +231,21 @@ def authors_logmel(waveforms: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"waveforms shape {tuple(waveforms.shape)}: expected [clips, samples]")
     return torch.cat([authors_batch_logmel(waveforms[batch.start:batch.stop])
                       for batch in authors_batches(waveforms.shape[0])])
+
+
+def band_normalize(features: torch.Tensor) -> torch.Tensor:
+    """Each band of each clip z-normalized over its frames (per-utterance mean and variance
+    normalization, as in speech recognition): for ``features [..., T, F]``,
+
+        X'[t, f] = (X[t, f] − mean_t X[·, f]) / (std_t X[·, f] + 1e-5)
+
+    removes a clip's spectral envelope (the channel, and part of the speaker's timbre).
+    """
+    if features.dim() < 2:
+        raise ValueError(f"features shape {tuple(features.shape)}: expected [..., T, F]")
+    mean = features.mean(dim=-2, keepdim=True)
+    std = features.std(dim=-2, keepdim=True)
+    return (features - mean) / (std + _BAND_NORM_EPS)
 
 
 def gsc_fbank(waveform: torch.Tensor, sample_rate: int = GSC_SAMPLE_RATE) -> torch.Tensor:

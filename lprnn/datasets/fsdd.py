@@ -24,17 +24,20 @@ Labels (option ``labels``): ``"digits"`` (default) gives 10 classes ``label = di
 that a network trained on HD (the authors' checkpoint) can be evaluated on FSDD.
 
 Features (option ``frontend``, see :mod:`lprnn.datasets.frontend`): every clip is resampled
-to the front end's rate (48 kHz for HD shapes), cut or left-padded to ``L``, the 90th percentile of the protocol's training clips'
-lengths, keeping the end of the clip (as HD), then
+to the front end's rate (48 kHz for the HD shapes), cut or left-padded to ``L`` samples, the
+90th percentile of the protocol's training clips' lengths, keeping the end of the clip (as
+HD), then
 
-- ``"hd"`` (default): HD log-mel (80 bands, ``L // 256`` frames, about 113);
+- ``"hd"`` (default): HD log-mel (80 bands, ``L // 256`` frames, about 110);
 - ``"authors"``: the authors' HD recipe, batch-wise dB reference and −79 dB floor
   (:func:`lprnn.datasets.frontend.authors_logmel`), batches in file-name order;
-- ``"narrowband"``: log-mel matched to 8 kHz (80 bands over 0–4 kHz, about 112 frames;
+- ``"narrowband"``: log-mel matched to 8 kHz (80 bands over 0–4 kHz, ``L // 43`` frames;
   :func:`lprnn.datasets.frontend.narrowband_logmel`), without resampling.
 
-Features are cached on disk (:mod:`lprnn.datasets.cache`) under a key holding the split's
-files, ``L`` and every front-end parameter.
+Option ``band_norm=True`` also z-normalizes each band of each clip over its frames
+(:func:`lprnn.datasets.frontend.band_normalize`). Features are cached on disk
+(:mod:`lprnn.datasets.cache`) under a key holding the split's files, ``L`` and every
+front-end parameter.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import numpy as np
 import torch
 
 from lprnn import config
-from lprnn.datasets import SequenceDataset, audio
+from lprnn.datasets import SequenceDataset, audio, frontend
 from lprnn.datasets.cache import cached_features
 from lprnn.datasets.hd import HD_CLASSES
 
@@ -66,7 +69,8 @@ SPLITS = ("train", "val", "test")
 PROTOCOLS = ("official", "speakers")
 LABEL_CONVENTIONS = ("digits", "hd")
 FRONTENDS = audio.FRONTENDS
-OPTIONS = ("protocol", "test_speakers", "val_speakers", "fold", "labels", "frontend")
+OPTIONS = ("protocol", "test_speakers", "val_speakers", "fold", "labels", "frontend",
+           "band_norm")
 DIGIT_CLASSES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 OFFICIAL_TEST_INDICES = range(0, 5)
 OFFICIAL_VAL_INDICES = range(5, 10)
@@ -145,7 +149,7 @@ def _sha256(path: Path) -> str:
 
 
 def verify_recordings(folder: Path, manifest: dict[str, str] | None = None) -> None:
-    """Check that ``folder`` holds every file of ``manifest`` with its sha256 (ValueError if not)."""
+    """Check that ``folder`` holds every file of ``manifest`` with its sha256 (else ValueError)."""
     manifest = read_manifest() if manifest is None else manifest
     missing = sorted(name for name in manifest if not (folder / name).is_file())
     if missing:
@@ -355,10 +359,14 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
     ``download=True`` fetches the pinned release when it is missing. Options: ``protocol``
     ("official" or "speakers"), ``test_speakers``/``val_speakers`` (names) or ``fold`` (int)
     for "speakers", ``labels`` ("digits" or "hd"), ``frontend`` ("hd", "authors" or
-    "narrowband").
+    "narrowband"), ``band_norm`` (bool: also z-normalize each band over the clip's frames,
+    :func:`lprnn.datasets.frontend.band_normalize`; applied to the cached features).
     ``quick`` keeps at most :data:`QUICK_CLIPS` clips per split (smoke runs).
     """
     labels, front_end = _check_options(dict(options))
+    band_norm = options.get("band_norm", False)
+    if not isinstance(band_norm, bool):
+        raise TypeError(f"band_norm {band_norm!r}: expected True or False")
     explicit = root is not None
     root = resolve_root(root)
     if not _has_recordings(root):
@@ -367,7 +375,7 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
             raise _missing_data_error(root, f"no recordings/ folder in {searched}")
         download_fsdd(root, progress=progress)
     selection = select(root, split, **{k: v for k, v in options.items()
-                                       if k not in ("labels", "frontend")})
+                                       if k not in ("labels", "frontend", "band_norm")})
     clips = _quick_subset(selection.clips) if quick else selection.clips
     paths = [root / "recordings" / clip.name for clip in clips]
     length = audio.target_length([root / "recordings" / c.name for c in selection.train_clips],
@@ -375,5 +383,8 @@ def load(split: str = "train", *, root: str | Path | None = None, download: bool
     key = dict(split=split, **selection.protocol, **audio.feature_key(paths, length, front_end))
     tensors = cached_features("fsdd", key, lambda: dict(features=audio.featurize(
         paths, length, front_end, expected_rate=FSDD_SAMPLE_RATE, progress=progress)))
+    features = tensors["features"]
+    if band_norm:
+        features = frontend.band_normalize(features)
     classes = list(HD_CLASSES) if labels == "hd" else list(DIGIT_CLASSES)
-    return SequenceDataset(tensors["features"], labels_of(clips, labels), classes, "fsdd")
+    return SequenceDataset(features, labels_of(clips, labels), classes, "fsdd")

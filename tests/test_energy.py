@@ -129,3 +129,62 @@ def test_spike_and_input_operations_add_up_to_the_simulator_count():
     all_but_last = float((sent[:, :-1] @ fan_in_first).sum(-1).mean())
     assert all_but_last - 1e-9 <= act.input_synaptic_ops <= all_steps + 1e-9
     assert act.spikes == pytest.approx(sum(float(c.sum(-1).double().mean()) for c in result.spike_counts.values()))
+
+
+def test_break_even_synaptic_op_reaches_the_ratio():
+    act = energy.SnnActivity(synaptic_ops=1e4, spike_synaptic_ops=8e3, spikes=500.0,
+                             neuron_updates=2000, snn_steps=100)
+    reference = 1e-3
+    needed = energy.break_even_synaptic_op(act, reference, 500.0, neuron_update=81e-12,
+                                           spike=1.7e-12)
+    # plugging it back into the Loihi sum gives the ratio (independent side: loihi_energy)
+    total = energy.loihi_energy(act, synaptic_op=needed, neuron_update=81e-12,
+                                spike=1.7e-12)["total"]
+    assert reference / total == pytest.approx(500.0)
+    assert energy.break_even_synaptic_op(act, reference, 500.0) == pytest.approx(
+        reference / 500.0 / 1e4)
+    # a neuron term above reference / ratio leaves no positive synaptic-op energy
+    assert energy.break_even_synaptic_op(act, 1e-9, 500.0, neuron_update=81e-12) < 0
+    with pytest.raises(ValueError, match="ratio=0"):
+        energy.break_even_synaptic_op(act, reference, 0)
+
+
+def test_reconciliation_rows_per_coding_and_chip():
+    net = _network(k=4)
+    act = energy.SnnActivity(synaptic_ops=100.0, spike_synaptic_ops=80.0, spikes=10.0,
+                             neuron_updates=6 * 40, snn_steps=40)
+    fewer = energy.SnnActivity(synaptic_ops=50.0, spike_synaptic_ops=45.0, spikes=10.0,
+                               neuron_updates=6 * 40, snn_steps=40)
+    table = energy.reconciliation_table(net, {"graded": act, "encoded": fewer}, n_ann_steps=10)
+    assert len(table) == 2 * 3
+    assert set(table["basis"]) == {energy.ESTIMATE_LABEL}
+    row = table.set_index(["input_coding", "chip"]).loc[("graded", energy.EVENT_DRIVEN.label)]
+    dense_uj = 10 * 26 * 300e-12 * 1e6
+    assert row["m4_dense_uJ"] == pytest.approx(dense_uj)
+    assert row["m4_sparse_uJ"] == pytest.approx(10 * 11 * 300e-12 * 1e6)
+    assert row["snn_uJ"] == pytest.approx(100 * 23.6e-12 * 1e6)
+    assert row["ratio_m4_dense"] == pytest.approx(dense_uj / (100 * 23.6e-6))
+    assert row["synaptic_op_pJ_for_target"] == pytest.approx(dense_uj * 1e-6 / 500 / 100 * 1e12)
+    loihi = table.set_index(["input_coding", "chip"]).loc[("graded", energy.LOIHI1.label)]
+    assert loihi["snn_neuron_uJ"] == pytest.approx(240 * 81e-12 * 1e6)
+    assert "Loihi 1 figures" in energy.LOIHI2.label
+    product = table["mac_per_synaptic_op_energy"] * table["macs_per_synaptic_op"] * table["synaptic_share"]
+    np.testing.assert_allclose(product, table["ratio_m4_dense"], rtol=1e-12)
+    assert row["macs_per_synaptic_op"] == pytest.approx(260 / 100)
+
+
+def test_layer_energy_adds_up_to_the_activity():
+    net = _network(k=4)
+    result = SimpleNamespace(synaptic_ops=torch.tensor([40, 60]),
+                             spike_counts=[torch.tensor([[1, 2], [3, 4]]),
+                                           torch.tensor([[0, 0, 1, 1], [2, 0, 0, 0]])])
+    act = energy.snn_activity(net, result, n_ann_steps=5)
+    table = energy.layer_energy(net, result, n_ann_steps=5).set_index("source")
+    assert table["synaptic_ops"].sum() == pytest.approx(act.synaptic_ops)
+    assert table.loc["graded input", "synaptic_ops"] == pytest.approx(act.input_synaptic_ops)
+    assert table["neuron_updates"].sum() == act.neuron_updates
+    assert table["spikes"].sum() == pytest.approx(act.spikes)
+    # layer 1: 4 neurons x 20 steps x 81 pJ against 1.5 ops x 23.6 pJ
+    assert table.loc["rnn_layers.0", "dominant"] == "neuron"
+    assert table.loc["graded input", "dominant"] == "synaptic"
+    assert table["total_uJ"].sum() * 1e-6 == pytest.approx(energy.loihi_energy(act)["total"])

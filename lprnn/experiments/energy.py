@@ -77,7 +77,6 @@ def energy(recipe_name: str = "digits", size: str = "default", seeds: Sequence[i
                             {"ratio_cortex_m4_dense_to_loihi": False,
                              "ratio_cortex_m4_sparse_to_loihi": False,
                              "synaptic_ops_per_inference": False, "spikes_per_inference": False,
-                             "latency_ms_per_ann_step_real_time": False,
                              "snn_accuracy_subset": True},
                             seeds=seeds, size=size,
                             n_clips={"snn_accuracy_subset": len(y)})

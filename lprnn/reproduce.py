@@ -5,7 +5,7 @@
 Each notebook is executed with papermill's Python API on the current environment's
 ``python3`` kernel, from the ``notebooks/`` folder, into ``build/executed/<name>.ipynb``
 (never over the source notebook). When the Free Spoken Digit Dataset is present
-(:func:`fsdd_available`) and its recipes exist, the notebooks of :data:`RECIPE_NOTEBOOKS` run
+(:func:`fsdd_available`) and its recipes exist, the notebooks of :func:`speech_notebooks` run
 again with ``recipe_name`` set to each of :data:`SPEECH_RECIPES`, into
 ``build/executed/<name>.<recipe>.ipynb``; otherwise a message says why they are skipped. ``--quick`` passes the papermill parameter ``quick=True``
 (smoke sizes, seconds per notebook), ``--full`` passes ``full=True`` (paper-size runs); with
@@ -40,6 +40,9 @@ KERNEL_NAME = "python3"
 RECIPE_NOTEBOOKS = ("02_train_lprnn.ipynb", "03_ann_to_snn.ipynb", "05_weight_precision.ipynb",
                     "06_baselines.ipynb")
 SPEECH_RECIPES = ("fsdd", "fsdd_speakers")
+# At the default size the speech reruns are the headline (training, and the mapping's accuracy)
+# so that the reference run fits its time on 2 CPU cores; smoke and full runs take them all.
+DEFAULT_SPEECH_NOTEBOOKS = ("02_train_lprnn.ipynb", "03_ann_to_snn.ipynb")
 RESULTS_NOTEBOOK = "00_results.ipynb"
 
 
@@ -74,15 +77,22 @@ class NotebookJob:
     executed_name: str
 
 
-def plan(notebooks: Sequence[Path], recipes: Sequence[str]) -> list[NotebookJob]:
-    """Every notebook as given; then each of :data:`RECIPE_NOTEBOOKS` among them again per
-    recipe (``recipe_name=...``, executed as ``NN_topic.<recipe>.ipynb``); the results notebook
+def speech_notebooks(quick: bool = False, full: bool = False) -> tuple[str, ...]:
+    """The recipe notebooks rerun on the speech recipes: all of :data:`RECIPE_NOTEBOOKS` for
+    smoke and full runs, :data:`DEFAULT_SPEECH_NOTEBOOKS` at the default size."""
+    return RECIPE_NOTEBOOKS if quick or full else DEFAULT_SPEECH_NOTEBOOKS
+
+
+def plan(notebooks: Sequence[Path], recipes: Sequence[str],
+         recipe_notebooks: Sequence[str] = RECIPE_NOTEBOOKS) -> list[NotebookJob]:
+    """Every notebook as given; then each of ``recipe_notebooks`` among them again per recipe
+    (``recipe_name=...``, executed as ``NN_topic.<recipe>.ipynb``); the results notebook
     last."""
     last = [p for p in notebooks if p.name == RESULTS_NOTEBOOK]
     first = [p for p in notebooks if p.name != RESULTS_NOTEBOOK]
     jobs = [NotebookJob(p, {}, p.name) for p in first]
     jobs += [NotebookJob(p, {"recipe_name": recipe}, f"{p.stem}.{recipe}.ipynb")
-             for recipe in recipes for p in first if p.name in RECIPE_NOTEBOOKS]
+             for recipe in recipes for p in first if p.name in recipe_notebooks]
     return jobs + [NotebookJob(p, {}, p.name) for p in last]
 
 
@@ -149,7 +159,7 @@ def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full:
     from papermill.exceptions import PapermillExecutionError
 
     paths = _check_notebooks(notebooks)
-    jobs = plan(paths, recipes)
+    jobs = plan(paths, recipes, speech_notebooks(quick, full))
     parameters = notebook_parameters(quick, full)
     out = Path(output_dir) if output_dir is not None else executed_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -217,8 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop(results.RUN_ID_ENV, None)
         else:
             os.environ[results.RUN_ID_ENV] = previous_run_id
+    rerun = speech_notebooks(args.quick, args.full) if recipes else ()
     dropped = results.drop_stale(run_id, [Path(n).name for n in args.notebooks],
-                                 spare_datasets=[r for r in SPEECH_RECIPES if r not in recipes])
+                                 spare=[(nb, r) for nb in RECIPE_NOTEBOOKS for r in SPEECH_RECIPES
+                                        if nb not in rerun])
     print(f"reproduce: {len(runs)} notebooks ok in {sum(r.seconds for r in runs):.1f} s; "
           f"results in {config.results_csv()} ({len(dropped)} stale rows dropped)")
     if not args.no_readme:

@@ -209,11 +209,11 @@ def record_one(experiment: str, dataset: str, model: str, metric: str,
 
 
 def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None, *,
-               spare_datasets: Collection[str] = ()) -> list[dict[str, str]]:
+               spare: Collection[tuple[str, str]] = ()) -> list[dict[str, str]]:
     """Remove the rows of ``notebooks`` (file names, e.g. "03_ann_to_snn.ipynb") that run
     ``run_id`` did not record; returns the dropped rows. Call it after a fully successful run.
-    Rows of ``spare_datasets`` (datasets the run skipped, e.g. real speech when it is absent)
-    are kept."""
+    Rows whose (notebook, dataset) is in ``spare`` (what the run skipped, e.g. a notebook's
+    real-speech rerun when the data is absent) are kept."""
     path = Path(path or config.results_csv())
     keys_path = run_keys_path(run_id, path)
     notebooks = {Path(n).name for n in notebooks}
@@ -223,8 +223,9 @@ def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None
             recorded = {tuple(json.loads(line)) for line in keys_path.read_text().splitlines()
                         if line.strip()}
         rows = read_results(path)
+        spare = set(spare)
         keep = [r for r in rows if r["notebook"] not in notebooks or _key(r) in recorded
-                or r["dataset"] in spare_datasets]
+                or (r["notebook"], r["dataset"]) in spare]
         dropped = [r for r in rows if r not in keep]
         if dropped:
             _write(path, keep)

@@ -99,6 +99,17 @@ def test_plan_runs_recipe_notebooks_again_per_recipe_and_results_last(tmp_path):
     assert [j.executed_name for j in reproduce.plan(paths, [])] == names[:4] + names[4:]
 
 
+def test_the_default_size_reruns_the_headline_notebooks_only(tmp_path):
+    names = ["02_train_lprnn.ipynb", "03_ann_to_snn.ipynb", "05_weight_precision.ipynb",
+             "06_baselines.ipynb"]
+    paths = [tmp_path / n for n in names]
+    assert reproduce.speech_notebooks(quick=True) == reproduce.speech_notebooks(full=True) \
+        == reproduce.RECIPE_NOTEBOOKS
+    jobs = reproduce.plan(paths, ["fake"], reproduce.speech_notebooks())
+    assert [j.executed_name for j in jobs][4:] == ["02_train_lprnn.fake.ipynb",
+                                                   "03_ann_to_snn.fake.ipynb"]
+
+
 def test_extra_recipes_skip_with_a_message(monkeypatch):
     lines = []
     monkeypatch.setattr(reproduce, "SPEECH_RECIPES", ("no_such_recipe",))

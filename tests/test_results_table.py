@@ -140,14 +140,14 @@ def test_drop_stale_removes_only_unrecorded_rows_of_the_notebooks_run(tmp_path, 
     assert not results.run_keys_path("run1", path).exists()
 
 
-def test_drop_stale_keeps_the_rows_of_datasets_the_run_skipped(tmp_path, monkeypatch):
+def test_drop_stale_keeps_the_rows_the_run_skipped(tmp_path, monkeypatch):
     path = tmp_path / "results.csv"
     results.record([{**_row(metric="speech", notebook="02.ipynb"), "dataset": "fsdd"},
                     _row(metric="stale", notebook="02.ipynb")], path)
     monkeypatch.setenv(results.RUN_ID_ENV, "run2")
     results.record([_row(metric="fresh", notebook="02.ipynb")], path)
     monkeypatch.delenv(results.RUN_ID_ENV)
-    dropped = results.drop_stale("run2", ["02.ipynb"], path, spare_datasets=["fsdd"])
+    dropped = results.drop_stale("run2", ["02.ipynb"], path, spare=[("02.ipynb", "fsdd")])
     assert [r["metric"] for r in dropped] == ["stale"]
     assert {r["metric"] for r in results.read_results(path)} == {"speech", "fresh"}
 

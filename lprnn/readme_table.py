@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from lprnn import atomic, config, results
+from lprnn.reproduce import RECIPE_NOTEBOOKS, SPEECH_RECIPES
 
 START_MARKER = "<!-- results-table:start -->"
 END_MARKER = "<!-- results-table:end -->"
@@ -40,14 +41,25 @@ HEADLINE: dict[str, tuple[str, ...] | None] = {
     "ann_to_snn": ("ann_accuracy", "snn_accuracy", "agreement", "mean_decoded_correlation",
                    "spikes_per_sample", "synaptic_ops_per_sample"),
     "ann_to_snn_authors_checkpoint": ("ann_accuracy", "snn_accuracy", "agreement"),
+    "mapping_accuracy": ("ann_accuracy", "snn_accuracy", "agreement",
+                         "agreement_below_median_margin", "abs_accuracy_gap_points"),
+    "mapping_accuracy_authors_checkpoint": ("agreement", "agreement_below_median_margin",
+                                            "ann_accuracy"),
     "lava_fixed_pt": None,
     "weight_precision": ("ann_accuracy", "snn_accuracy", "agreement", "zero_weight_fraction"),
     "baselines": ("test_accuracy", "spikes_per_sample", "synaptic_ops_per_sample"),
     "conversions": ("accuracy", "spikes_per_sample", "synaptic_ops_per_sample"),
     "temporal_tasks": None,
-    "energy": ("energy_uJ", "ratio_cortex_m4_dense_to_loihi", "ratio_cortex_m4_sparse_to_loihi",
-               "latency_ms_per_ann_step_real_time"),
+    "energy": ("energy_uJ", "ratio_cortex_m4_dense_to_loihi", "ratio_cortex_m4_sparse_to_loihi"),
+    "energy_input_coding": ("snn_accuracy", "agreement", "energy_uJ", "ratio_m4_dense_estimate"),
+    "energy_reconciliation": ("ratio_m4_dense_estimate", "synaptic_op_pJ_for_500x_estimate"),
+    "energy_frontier": ("snn_accuracy", "agreement", "energy_uJ_estimate",
+                        "ratio_m4_dense_estimate"),
+    "fsdd_sweep": ("test_accuracy",),
 }
+# Real human speech (lprnn.reproduce.SPEECH_RECIPES, and datasets named after them) leads the
+# table; a recipe notebook's row of a speech recipe is regenerated with that recipe_name.
+SPEECH_DATASET_PREFIX = "fsdd"
 
 
 def repository_readme() -> Path:
@@ -59,8 +71,13 @@ def repository_results_csv() -> Path:
     return config.REPO_ROOT / "figures" / "results.csv"
 
 
-def papermill_command(notebook: str) -> str:
-    """The command that re-executes one notebook, as ``make reproduce`` does."""
+def papermill_command(notebook: str, dataset: str = "") -> str:
+    """The command that re-executes one notebook, as ``make reproduce`` does (with
+    ``-p recipe_name`` for a recipe notebook's real-speech rows)."""
+    if notebook in RECIPE_NOTEBOOKS and dataset in SPEECH_RECIPES:
+        stem = notebook.removesuffix(".ipynb")
+        return (f"papermill notebooks/{notebook} build/executed/{stem}.{dataset}.ipynb "
+                f"-p recipe_name {dataset}")
     return f"papermill notebooks/{notebook} build/executed/{notebook}"
 
 
@@ -107,12 +124,16 @@ def render_table(rows: Sequence[dict[str, str]]) -> str:
             key = (r["notebook"], r["experiment"], r["dataset"], r["model"])
             groups.setdefault(key, {})[r["metric"]] = r
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for (notebook, experiment, dataset, model), metrics in sorted(groups.items()):
+    def speech_first(item):
+        notebook, experiment, dataset, model = item[0]
+        return (not dataset.startswith(SPEECH_DATASET_PREFIX), notebook, experiment, dataset, model)
+
+    for (notebook, experiment, dataset, model), metrics in sorted(groups.items(), key=speech_first):
         order = [m for m in HEADLINE[experiment] or sorted(metrics) if m in metrics]
         shown = "; ".join(f"{m} = {shown_value(metrics[m])}" for m in order)
         origins = "; ".join(dict.fromkeys(provenance(metrics[m]) for m in order))
         cells = [f"[{notebook}](notebooks/{notebook})", experiment, dataset, model, shown,
-                 origins, f"`{papermill_command(notebook)}`"]
+                 origins, f"`{papermill_command(notebook, dataset)}`"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

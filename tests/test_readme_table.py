@@ -141,3 +141,17 @@ def test_recorded_provenance_reaches_the_readme(tmp_path):
     table = readme_table.table_in_readme(readme.read_text())
     assert f"| default · seeds 0,1,2 · 600 clips · {results.current_commit()[:7]}" in table
     assert "test_accuracy = 0.861 [0.83, 0.89]" in table
+
+
+def test_real_speech_leads_and_its_rows_regenerate_with_their_recipe():
+    from lprnn import readme_table
+
+    def row(notebook, dataset):
+        return dict(experiment="train", dataset=dataset, model="lpRNN 3-bit", metric="test_accuracy",
+                    value="0.9", std="", ci_low="", ci_high="", seeds="0", n_clips="", run_size="default",
+                    commit="abc", notebook=notebook)
+    lines = readme_table.render_table([row("02_train_lprnn.ipynb", "digits"),
+                                       row("02_train_lprnn.ipynb", "fsdd_speakers")]).splitlines()
+    assert "fsdd_speakers" in lines[2] and "digits" in lines[3]
+    assert "02_train_lprnn.fsdd_speakers.ipynb -p recipe_name fsdd_speakers" in lines[2]
+    assert "-p recipe_name" not in lines[3]

@@ -142,7 +142,7 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default", seeds: Sequen
         rows += rows_from_table("ann_to_snn_authors_checkpoint", recipe.name, authors, "model",
                                 PROPORTIONS, seeds=(0,), size=size,
                                 n_clips={m: b.authors_samples for m in PROPORTIONS})
-        if recipe.dataset == "fsdd":
+        if recipe.name == "fsdd":   # once: fsdd_speakers shares the data, not the split
             on_fsdd = authors_on_fsdd(size, steps=accuracy_steps[-2:])
             tables["authors_fsdd"] = on_fsdd
             rows += accuracy_rows("mapping_accuracy_authors_checkpoint", on_fsdd, seeds=(0,),

@@ -31,6 +31,7 @@ TASK_BUDGETS = {
 N_EVAL = 512           # evaluation sequences per task
 N_SNN = 128            # adding-task sequences run through the SNN
 N_CALIBRATION = 64     # training sequences that calibrate the mapping
+CHANCE_MODEL = "memoryless predictor (chance level)"
 
 
 def _learn(train_set, eval_set, n_outputs, hidden_size, train_steps, learning_rate,
@@ -124,6 +125,15 @@ def temporal_tasks(size: str = "default", seeds: Sequence[int] = (0,),
         rows += rows_from_table("temporal_tasks", task,
                                 group.rename(columns={"eval_accuracy": "copy_accuracy"}),
                                 "model", metrics, seeds=seeds, size=size)
+    # The level learning must beat, beside each task's rows: the best memoryless answer's loss
+    # and, for copying, the accuracy of guessing the symbols (lprnn.baselines.tasks).
+    for task, loss in chance.items():
+        level = dict(model=CHANCE_MODEL, eval_loss=loss)
+        if task.startswith("copying"):
+            level["copy_accuracy"] = 1.0 / (copy_train.n_features - 2)
+        rows += rows_from_table("temporal_tasks", task, pd.DataFrame([level]), "model",
+                                {name: False for name in level if name != "model"},
+                                seeds=seeds, size=size)
     spiking_table = pd.DataFrame(spiking)
     for task, group in spiking_table.groupby("task"):
         rows += rows_from_table("temporal_tasks", task, group, "model",

@@ -7,6 +7,7 @@
 #   make reproduce QUICK=1   smoke settings (seconds per notebook)
 #   make reproduce FULL=1    paper-size settings (GPU recommended)
 #   make reproduce DIGITS_ONLY=1   skip the real-speech runs
+#   make reproduce WORKERS=1       one process (default: 2 processes, one core each)
 #   make lab                 JupyterLab on the notebooks
 
 SHELL := /bin/bash
@@ -36,7 +37,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m lprnn.reproduce $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) $(if $(filter 1,$(DIGITS_ONLY)),--digits-only) $(NOTEBOOKS)
+	$(PY) -m lprnn.reproduce $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) $(if $(filter 1,$(DIGITS_ONLY)),--digits-only) $(if $(WORKERS),--workers $(WORKERS)) $(NOTEBOOKS)
 
 test: $(STAMP)
 	rm -rf $(TEST_OUT)

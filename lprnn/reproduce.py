@@ -12,9 +12,20 @@ again with ``recipe_name`` set to each of :data:`SPEECH_RECIPES`, into
 neither, each notebook's own defaults apply (the ``make reproduce`` size, or smoke mode when
 ``LPRNN_QUICK=1`` is set).
 
+With ``--workers N`` (default: 2, or the number of cores if fewer) the run uses N processes
+on N cores, each with one torch thread (``OMP_NUM_THREADS=1`` unless set, the thread policy of
+:mod:`lprnn.core.threads`): first every model notebook 02 trains
+(:func:`lprnn.experiments.training.recipes_to_train`, cached by
+:func:`lprnn.ann.train.load_or_train`) is trained, N at a time; then the notebooks run N at a
+time, the longest first (:data:`LONGEST_FIRST`), and the results notebook last, alone; each
+kernel's own messages go to ``<name>.kernel.log`` beside its executed copy. Models that two
+notebooks need are trained once (a lock per checkpoint). ``--workers 1`` runs
+everything in order in one process.
+
 A progress line per notebook gives its wall time and the elapsed total. The run stops at the
-first failing notebook: it prints the failing cell's error and keeps the executed copy (with
-the traceback in it) for inspection. Numbers go to ``figures/results.csv`` through
+first failing notebook (with several workers: no new notebook starts, the running ones
+finish): it prints the failing cell's error and keeps the executed copy (with the traceback in
+it) for inspection. Numbers go to ``figures/results.csv`` through
 :mod:`lprnn.results`, whose writes are atomic, so an interrupted run never leaves a
 half-written table; after a fully successful run, the rows of the notebooks run that the run
 did not record again are dropped as stale (:func:`lprnn.results.drop_stale`), and the README
@@ -44,6 +55,16 @@ SPEECH_RECIPES = ("fsdd", "fsdd_speakers")
 # so that the reference run fits its time on 2 CPU cores; smoke and full runs take them all.
 DEFAULT_SPEECH_NOTEBOOKS = ("02_train_lprnn.ipynb", "03_ann_to_snn.ipynb")
 RESULTS_NOTEBOOK = "00_results.ipynb"
+TRAINING_NOTEBOOK = "02_train_lprnn.ipynb"
+# With several workers, the notebooks start in this order (the longest first, measured in the
+# reference run), then the others in plan order.
+LONGEST_FIRST = ("06_baselines", "03_ann_to_snn", "08_energy", "07_temporal_tasks",
+                 "09_fsdd_generalization", "05_weight_precision", "04_loihi_lava")
+
+
+def default_workers() -> int:
+    """2 worker processes, or fewer on a machine with fewer cores."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def fsdd_available() -> bool:
@@ -144,20 +165,121 @@ def _check_notebooks(notebooks: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full: bool = False,
-                  output_dir: str | Path | None = None, kernel_name: str = KERNEL_NAME,
-                  recipes: Sequence[str] = (),
-                  log: Callable[[str], None] = print) -> list[NotebookRun]:
-    """Execute ``notebooks`` in the given order, and those of :data:`RECIPE_NOTEBOOKS` again on
-    each of ``recipes`` (:func:`plan`); stop at the first failure.
+def run_size(quick: bool = False, full: bool = False) -> str:
+    """The run size the notebooks will use: ``quick``/``full``, else their own default (smoke
+    when ``LPRNN_QUICK=1`` is set, :func:`lprnn.config.quick_mode`)."""
+    from lprnn.ann.recipes import run_size as size_of
 
-    Returns one :class:`NotebookRun` per notebook. Raises :class:`NotebookFailed` (with the
-    failing cell's error and the path of the kept executed copy) when a notebook raises;
-    the notebooks after it are not run.
-    """
+    return size_of(quick or config.quick_mode(), full)
+
+
+def models_to_train(jobs: Sequence[NotebookJob], size: str) -> list:
+    """The recipes of every model the training notebook's jobs among ``jobs`` train
+    (:func:`lprnn.experiments.training.recipes_to_train` with the notebook's defaults)."""
+    from lprnn.experiments.training import recipes_to_train
+
+    recipes = []
+    for job in jobs:
+        if job.notebook.name == TRAINING_NOTEBOOK:
+            name = job.parameters.get("recipe_name", "digits")
+            recipes += [recipe for _, _, recipe in recipes_to_train(name, size)]
+    return recipes
+
+
+def _train_model(recipe) -> tuple[float, bool]:
+    """Worker: train (or load) one recipe's model; (training seconds, whether it was cached)."""
+    from lprnn.ann.train import load_or_train
+
+    _, info = load_or_train(recipe, progress=False)
+    return float(info["train_seconds"]), bool(info["cached"])
+
+
+def _execute(notebook: str, executed: str, parameters: dict, kernel_name: str,
+             kernel_log: str | None = None) -> dict:
+    """Worker: execute one notebook with papermill; its seconds, and the failing cell's error
+    (``exec_count``, ``source``, ``error``) when a cell raised. ``kernel_log``: a file that
+    takes the kernel's own stderr (its start-up and shutdown messages) instead of the
+    terminal, so that parallel runs keep the progress lines readable."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    t0 = time.perf_counter()
+    saved = None
+    if kernel_log is not None:   # the kernel inherits this process's stderr (fd 2)
+        saved = os.dup(2)
+        with open(kernel_log, "w") as log:
+            os.dup2(log.fileno(), 2)
+    try:
+        papermill.execute_notebook(notebook, executed, parameters=parameters,
+                                   kernel_name=kernel_name, cwd=str(Path(notebook).parent),
+                                   progress_bar=False, log_output=False)
+    except PapermillExecutionError as err:
+        return dict(seconds=time.perf_counter() - t0, exec_count=err.exec_count,
+                    source=err.source, error=f"{err.ename}: {err.evalue}")
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return dict(seconds=time.perf_counter() - t0)
+
+
+def _pool(workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (torch and ZeroMQ do not survive fork)
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
+def pretrain(recipes: Sequence, workers: int, log: Callable[[str], None] = print) -> float:
+    """Train every recipe of ``recipes`` not cached yet, ``workers`` at a time (one torch
+    thread each); a line per model. Returns the wall seconds."""
+    from concurrent.futures import as_completed
+
+    if not recipes:
+        return 0.0
+    start = time.perf_counter()
+    log(f"reproduce: training {len(recipes)} models (or loading them), {workers} at a time")
+    with _pool(workers) as pool:
+        futures = {pool.submit(_train_model, recipe): recipe for recipe in recipes}
+        for done, future in enumerate(as_completed(futures), 1):
+            seconds, cached = future.result()
+            recipe = futures[future]
+            log(f"[model {done}/{len(recipes)}] {recipe.name} seed "
+                f"{recipe.train.get('seed', 0)}, weight bits "
+                f"{recipe.model.get('weight_frac_bits')}: "
+                f"{'cached' if cached else f'trained in {seconds:.1f} s'} "
+                f"(elapsed {time.perf_counter() - start:.1f} s)")
+    return time.perf_counter() - start
+
+
+def schedule(jobs: Sequence[NotebookJob]) -> list[NotebookJob]:
+    """The order in which several workers start ``jobs``: :data:`LONGEST_FIRST`, then the
+    others in plan order, the results notebook last."""
+    rank = {stem: i for i, stem in enumerate(LONGEST_FIRST)}
+    last = [j for j in jobs if j.notebook.name == RESULTS_NOTEBOOK]
+    first = [j for j in jobs if j.notebook.name != RESULTS_NOTEBOOK]
+    return sorted(first, key=lambda j: rank.get(j.notebook.stem, len(rank))) + last
+
+
+def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full: bool = False,
+                  output_dir: str | Path | None = None, kernel_name: str = KERNEL_NAME,
+                  recipes: Sequence[str] = (), workers: int = 1,
+                  log: Callable[[str], None] = print) -> list[NotebookRun]:
+    """Execute ``notebooks`` in the given order, and those of :data:`RECIPE_NOTEBOOKS` again on
+    each of ``recipes`` (:func:`plan`); stop at the first failure. With ``workers`` > 1, the
+    training notebook's models are trained first (:func:`pretrain`) and the notebooks run
+    ``workers`` at a time in :func:`schedule` order (module docstring).
+
+    Returns one :class:`NotebookRun` per notebook, in the order they finished. Raises
+    :class:`NotebookFailed` (with the failing cell's error and the path of the kept executed
+    copy) when a notebook raises; no notebook starts after it.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r}: expected a positive integer")
     paths = _check_notebooks(notebooks)
     jobs = plan(paths, recipes, speech_notebooks(quick, full))
     parameters = notebook_parameters(quick, full)
@@ -167,29 +289,57 @@ def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full:
         raise ValueError(f"output_dir {out} holds the source notebooks: executed copies "
                          "must go elsewhere (default build/executed)")
     size = "quick" if quick else ("full" if full else "notebook defaults")
-    log(f"reproduce: {len(jobs)} notebook runs ({size}) -> {out}")
-    runs: list[NotebookRun] = []
+    log(f"reproduce: {len(jobs)} notebook runs ({size}, {workers} worker"
+        f"{'s' if workers > 1 else ''}) -> {out}")
     start = time.perf_counter()
-    for i, job in enumerate(jobs, 1):
-        path, executed = job.notebook, out / job.executed_name
-        label = executed.name
-        log(f"[{i}/{len(jobs)}] {label} ...")
-        t0 = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(path), str(executed), parameters={**parameters, **job.parameters},
-                kernel_name=kernel_name,
-                cwd=str(path.parent), progress_bar=False, log_output=False)
-        except PapermillExecutionError as err:
-            seconds = time.perf_counter() - t0
-            log(f"[{i}/{len(jobs)}] {label} FAILED after {seconds:.1f} s "
-                f"(elapsed {time.perf_counter() - start:.1f} s)")
-            raise NotebookFailed(path, executed, err.exec_count, err.source,
-                                 f"{err.ename}: {err.evalue}", runs) from None
-        seconds = time.perf_counter() - t0
-        runs.append(NotebookRun(path, executed, seconds))
-        log(f"[{i}/{len(jobs)}] {label} ok in {seconds:.1f} s "
-            f"(elapsed {time.perf_counter() - start:.1f} s)")
+    if workers > 1:
+        pretrain(models_to_train(jobs, run_size(quick, full)), workers, log)
+        jobs = schedule(jobs)
+    numbered = {job.executed_name: i for i, job in enumerate(jobs, 1)}
+    runs: list[NotebookRun] = []
+
+    def finished(job: NotebookJob, outcome: dict) -> None:
+        i, executed = numbered[job.executed_name], out / job.executed_name
+        elapsed = f"(elapsed {time.perf_counter() - start:.1f} s)"
+        if "error" in outcome:
+            log(f"[{i}/{len(jobs)}] {executed.name} FAILED after {outcome['seconds']:.1f} s "
+                f"{elapsed}")
+            raise NotebookFailed(job.notebook, executed, outcome["exec_count"],
+                                 outcome["source"], outcome["error"], runs)
+        runs.append(NotebookRun(job.notebook, executed, outcome["seconds"]))
+        log(f"[{i}/{len(jobs)}] {executed.name} ok in {outcome['seconds']:.1f} s {elapsed}")
+
+    def arguments(job: NotebookJob) -> tuple:
+        log(f"[{numbered[job.executed_name]}/{len(jobs)}] {job.executed_name} ...")
+        return (str(job.notebook), str(out / job.executed_name),
+                {**parameters, **job.parameters}, kernel_name)
+
+    if workers == 1:
+        for job in jobs:
+            finished(job, _execute(*arguments(job)))
+        return runs
+    last = [j for j in jobs if j.notebook.name == RESULTS_NOTEBOOK]
+    waiting = [j for j in jobs if j.notebook.name != RESULTS_NOTEBOOK]
+    failure: NotebookFailed | None = None
+    with _pool(workers) as pool:
+        running = {}
+        while waiting or running:
+            while waiting and len(running) < workers and failure is None:
+                job = waiting.pop(0)
+                kernel_log = str(out / f"{Path(job.executed_name).stem}.kernel.log")
+                running[pool.submit(_execute, *arguments(job), kernel_log)] = job
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    finished(running.pop(future), future.result())
+                except NotebookFailed as err:
+                    failure = failure or err
+    if failure is not None:
+        raise failure
+    for job in last:
+        finished(job, _execute(*arguments(job)))
     return runs
 
 
@@ -205,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="where executed copies go (default build/executed)")
     parser.add_argument("--digits-only", action="store_true",
                         help="skip the real-speech runs (recipes fsdd, fsdd_speakers)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes (one core and one torch thread each) that train the "
+                             "models and run the notebooks (default %(default)s)")
     parser.add_argument("--no-readme", action="store_true",
                         help="do not regenerate the README results table afterwards")
     args = parser.parse_args(argv)
@@ -213,10 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     previous_run_id = os.environ.get(results.RUN_ID_ENV)
     os.environ[results.RUN_ID_ENV] = run_id
+    if args.workers > 1:   # one thread per worker: two threads per core are many times slower
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
+    start = time.perf_counter()
     try:
         recipes = [] if args.digits_only else extra_recipes()
         runs = run_notebooks(args.notebooks, quick=args.quick, full=args.full,
-                             output_dir=args.output_dir, recipes=recipes)
+                             output_dir=args.output_dir, recipes=recipes,
+                             workers=args.workers)
     except (NotebookFailed, ValueError, FileNotFoundError) as err:
         results.run_keys_path(run_id).unlink(missing_ok=True)
         print(f"reproduce: stopped. {err}" if isinstance(err, NotebookFailed)
@@ -231,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dropped = results.drop_stale(run_id, [Path(n).name for n in args.notebooks],
                                  spare=[(nb, r) for nb in RECIPE_NOTEBOOKS for r in SPEECH_RECIPES
                                         if nb not in rerun])
-    print(f"reproduce: {len(runs)} notebooks ok in {sum(r.seconds for r in runs):.1f} s; "
+    print(f"reproduce: {len(runs)} notebooks ok in {time.perf_counter() - start:.1f} s wall "
+          f"({sum(r.seconds for r in runs):.1f} s of notebook runs, {args.workers} workers); "
           f"results in {config.results_csv()} ({len(dropped)} stale rows dropped)")
     if not args.no_readme:
         _update_readme_table()

@@ -116,3 +116,16 @@ def test_a_misspelt_papermill_parameter_fails_the_notebook(tmp_path):
     papermill.execute_notebook(str(source), str(tmp_path / "ok.ipynb"), progress_bar=False,
                                parameters={"recipe_name": "fsdd"}, kernel_name="python3",
                                cwd=str(tmp_path))
+
+
+def test_the_real_speech_recipes_get_three_seeds_others_one():
+    from lprnn.experiments.common import check_seeds, seeds_for
+
+    assert seeds_for("fsdd_speakers", "default") == seeds_for("fsdd", "full") == (0, 1, 2)
+    assert seeds_for("fsdd_speakers", "quick") == seeds_for("digits", "default") == (0,)
+    assert check_seeds(None, "fsdd", "default") == (0, 1, 2)
+    assert check_seeds([3, 4]) == (3, 4)
+    with pytest.raises(ValueError, match="seeds=None needs a recipe_name"):
+        check_seeds(None)
+    with pytest.raises(ValueError, match="run size 'medium'"):
+        seeds_for("fsdd", "medium")

@@ -135,3 +135,63 @@ def test_recipe_runs_get_their_parameter_and_their_own_copy(tmp_path, monkeypatc
     assert [r.executed.name for r in runs] == ["02_train_lprnn.ipynb", "02_train_lprnn.fake.ipynb"]
     executed = nbformat.read(out / "02_train_lprnn.fake.ipynb", as_version=4)
     assert any("fake" in o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_several_workers_start_the_longest_first_and_the_results_notebook_last(tmp_path):
+    names = ["00_results.ipynb", "01_sigma_delta_neuron.ipynb", "02_train_lprnn.ipynb",
+             "03_ann_to_snn.ipynb", "06_baselines.ipynb"]
+    jobs = reproduce.plan([tmp_path / n for n in names[1:] + names[:1]], ["fake"],
+                          reproduce.speech_notebooks())
+    order = [j.executed_name for j in reproduce.schedule(jobs)]
+    assert order[:3] == ["06_baselines.ipynb", "03_ann_to_snn.ipynb", "03_ann_to_snn.fake.ipynb"]
+    assert order[-1] == "00_results.ipynb" and sorted(order) == sorted(j.executed_name for j in jobs)
+
+
+def test_the_models_trained_first_are_the_training_notebooks(tmp_path):
+    from lprnn.experiments.training import recipes_to_train
+
+    jobs = reproduce.plan([tmp_path / "02_train_lprnn.ipynb", tmp_path / "03_ann_to_snn.ipynb"],
+                          ["fsdd_speakers"], reproduce.speech_notebooks())
+    recipes = reproduce.models_to_train(jobs, "default")
+    # digits: seed 0; the real-speech recipe: three seeds; float then 3-bit for each
+    assert [(r.name, r.train.get("seed", 0), r.model["weight_frac_bits"]) for r in recipes] == [
+        ("digits", 0, None), ("digits", 0, 3)] + [
+        ("fsdd_speakers", seed, bits) for seed in (0, 1, 2) for bits in (None, 3)]
+    assert recipes[2:] == [r for _, _, r in recipes_to_train("fsdd_speakers", "default")]
+
+
+def test_workers_must_be_a_positive_integer(tmp_path):
+    nb = _notebook(tmp_path / "01_x.ipynb")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=rf"workers={bad!r}: expected a positive integer"):
+            reproduce.run_notebooks([nb], output_dir=tmp_path / "out", workers=bad,
+                                    log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_two_workers_run_every_notebook_once_results_last_and_stop_at_a_failure(tmp_path):
+    log_file = tmp_path / "log.jsonl"
+    write = (f"import json, time\nwith open({str(log_file)!r}, 'a') as f:\n"
+             "    f.write(json.dumps(dict(name=NAME, t=time.time())) + '\\n')")
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    notebooks = [_notebook(src / f"0{i}_n{i}.ipynb", f"NAME = 'n{i}'", "import time; time.sleep(1)",
+                           write) for i in (1, 2, 3)]
+    notebooks.append(_notebook(src / "00_results.ipynb", "NAME = 'results'", write))
+    runs = reproduce.run_notebooks(notebooks, quick=True, output_dir=tmp_path / "out",
+                                   workers=2, log=lambda _: None)
+    ran = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert sorted(r["name"] for r in ran) == ["n1", "n2", "n3", "results"]
+    assert ran[-1]["name"] == "results" and runs[-1].notebook.name == "00_results.ipynb"
+    assert len(runs) == 4
+    # a failure: the running notebook finishes, no other starts, the results notebook never runs
+    log_file.unlink()
+    bad = _notebook(src / "01_bad.ipynb", "NAME = 'bad'", write, "raise ValueError('boom')")
+    slow = _notebook(src / "02_slow.ipynb", "NAME = 'slow'", "import time; time.sleep(3)", write)
+    never = _notebook(src / "03_never.ipynb", "NAME = 'never'", write)
+    with pytest.raises(reproduce.NotebookFailed, match="ValueError: boom") as info:
+        reproduce.run_notebooks([bad, slow, never, notebooks[-1]], quick=True,
+                                output_dir=tmp_path / "out2", workers=2, log=lambda _: None)
+    assert info.value.notebook == bad
+    ran = sorted(json.loads(line)["name"] for line in log_file.read_text().splitlines())
+    assert ran == ["bad", "slow"]

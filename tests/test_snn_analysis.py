@@ -207,3 +207,16 @@ def test_readout_window_shift_extends_the_run_with_the_last_frame_held():
         torch.testing.assert_close(trace, held_longer.decoded[name][:, :28])
     with pytest.raises(ValueError, match="window_shift"):
         analysis.rate_model(network, x, window_shift=-1)
+
+
+def test_causes_are_attributed_only_where_the_rate_model_runs():
+    model = _model(scale=1.0).eval()
+    x, labels = torch.randn(6, 5, 4), torch.zeros(6, dtype=torch.int64)
+    rows = mapping_accuracy.run(model, x, labels, dataset="toy", steps=(2, 4),
+                                timings=("lpRNN",), rate_model_steps=(4,))
+    metrics = rows.groupby("k")["metric"].apply(set)
+    assert "disagreements_timing" in metrics[4] and "agreement" in metrics[4]
+    assert not any(m.startswith("disagreements_") for m in metrics[2])
+    assert metrics[2] == {m for m in metrics[4] if not m.startswith("disagreements_")}
+    with pytest.raises(ValueError, match=r"rate_model_steps=\[8\]: expected some of steps"):
+        mapping_accuracy.run(model, x, labels, dataset="toy", steps=(2, 4), rate_model_steps=(8,))

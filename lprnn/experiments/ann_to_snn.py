@@ -75,26 +75,29 @@ def accuracy_rows(experiment: str, frame: pd.DataFrame, *, seeds: Sequence[int],
     return rows
 
 
-def ann_to_snn(recipe_name: str = "digits", size: str = "default", seeds: Sequence[int] = (0,),
+def ann_to_snn(recipe_name: str = "digits", size: str = "default",
+               seeds: Sequence[int] | None = None,
                steps_per_ann_step: int | None = None, sweep_steps: Sequence[int] = (2, 4, 8, 16),
                accuracy_steps: Sequence[int] = (5, 10, 20),
                test_samples: int | None = None, sweep_samples: int | None = None,
                trace_samples: int | None = None,
                authors_samples: int | None = None) -> ExperimentResult:
-    """The 3-bit lpRNN of a recipe against its ΣΔ mapping, per seed (None: the run size's
-    budget, :data:`lprnn.experiments.common.BUDGETS`).
+    """The 3-bit lpRNN of a recipe against its ΣΔ mapping, per seed (None: three on the
+    real-speech recipes, :func:`lprnn.experiments.common.seeds_for`; other None: the run
+    size's budget, :data:`lprnn.experiments.common.BUDGETS`).
 
     Tables: ``mapping`` (report of the first seed's network), ``comparison`` (per seed: ANN and
     SNN accuracy, agreement, spikes, synaptic operations and the mean decoded correlation on
     the test clips), ``accuracy`` (per seed and k in ``accuracy_steps``: the paper's lpRNN and
     the same weights run with the SNN's timing against the SNN, agreement with its interval,
-    by margin, and the cause of every disagreement; :mod:`lprnn.experiments.mapping_accuracy`),
+    by margin, and at k the cause of every disagreement;
+    :mod:`lprnn.experiments.mapping_accuracy`),
     ``lags`` (first seed: per layer, the decoded SNN's lag behind the ANN), ``traces``
     (first seed, clip 0), ``sweep`` (per seed and mapping: k sweep and :data:`VARIANTS`) and
     ``authors`` (the authors' checkpoint, when available; on the real-speech recipes also its
     agreement on FSDD's official test split with the authors' front end, out of domain).
     """
-    seeds = check_seeds(seeds)
+    seeds = check_seeds(seeds, recipe_name, size)
     b = resolve(size, steps_per_ann_step=steps_per_ann_step, test_samples=test_samples,
                 sweep_samples=sweep_samples, trace_samples=trace_samples,
                 authors_samples=authors_samples)
@@ -109,8 +112,9 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default", seeds: Sequen
             tables.update(mapping=mapper.mapping_report(network), traces=traces)
         x, y = test.features[:b.test_samples], test.labels[:b.test_samples]
         accuracy.append(mapping_accuracy.run(model, x, y, dataset=recipe.name,
-                                             steps=accuracy_steps,
-                                             with_rate_model=not quick).assign(seed=seed))
+                                             steps=accuracy_steps, with_rate_model=not quick,
+                                             rate_model_steps=_attributed(k, accuracy_steps)
+                                             ).assign(seed=seed))
         if "lags" not in tables:
             tables["lags"] = mapping_accuracy.lag_table(
                 model, network, test.features[:b.trace_samples]).reset_index()
@@ -143,14 +147,21 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default", seeds: Sequen
                                 PROPORTIONS, seeds=(0,), size=size,
                                 n_clips={m: b.authors_samples for m in PROPORTIONS})
         if recipe.name == "fsdd":   # once: fsdd_speakers shares the data, not the split
-            on_fsdd = authors_on_fsdd(size, steps=accuracy_steps[-2:])
+            on_fsdd = authors_on_fsdd(size, steps=accuracy_steps,
+                                      rate_model_steps=_attributed(k, accuracy_steps))
             tables["authors_fsdd"] = on_fsdd
             rows += accuracy_rows("mapping_accuracy_authors_checkpoint", on_fsdd, seeds=(0,),
                                   size=size)
     return ExperimentResult(tables, rows)
 
 
-def authors_on_fsdd(size: str, steps: Sequence[int] = (10, 20)) -> pd.DataFrame:
+def _attributed(k: int, steps: Sequence[int]) -> tuple[int, ...]:
+    """The k of ``steps`` at which the rate model attributes disagreements: the headline k."""
+    return (k,) if k in steps else ()
+
+
+def authors_on_fsdd(size: str, steps: Sequence[int] = (5, 10, 20),
+                    rate_model_steps: Sequence[int] | None = (10,)) -> pd.DataFrame:
     """The authors' HD checkpoint on FSDD's official test split through the authors' own front
     end, with their label convention (English digit d → class 10 + d): how exactly its mapping
     reproduces it (:func:`lprnn.experiments.mapping_accuracy.run`). Out of domain (trained on
@@ -162,7 +173,8 @@ def authors_on_fsdd(size: str, steps: Sequence[int] = (10, 20)) -> pd.DataFrame:
                         quick=size == "quick")
     frame = mapping_accuracy.run(load_authors_checkpoint(), test.features, test.labels,
                                  dataset=f"fsdd ({OUT_OF_DOMAIN})", steps=steps,
-                                 with_rate_model=size != "quick")
+                                 with_rate_model=size != "quick",
+                                 rate_model_steps=rate_model_steps)
     return frame.assign(seed=0, model="authors' HD " + frame["model"])
 
 

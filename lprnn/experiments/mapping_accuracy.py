@@ -99,10 +99,11 @@ def _agreement(table: pd.DataFrame, where: str, mask: np.ndarray) -> dict[str, A
                 ci_low=low, ci_high=high, n_clips=n)
 
 
-def summary_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+def summary_rows(table: pd.DataFrame, *, causes: bool = True) -> list[dict[str, Any]]:
     """Result rows (metric, value, ci_low, ci_high, n_clips) of a :func:`compare` table:
     ann_accuracy, snn_accuracy (Wilson intervals), abs_accuracy_gap (points), agreement (all
-    clips, below and at/above the median ANN margin), disagreements_<cause>."""
+    clips, below and at/above the median ANN margin), and unless ``causes=False`` (a table
+    made without the rate model, whose causes are not attributed) disagreements_<cause>."""
     n = len(table)
     rows = []
     for who in ("ann", "snn"):
@@ -118,7 +119,7 @@ def summary_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     rows.append(_agreement(table, "_below_median_margin", margins < median))
     rows.append(_agreement(table, "_above_median_margin", margins >= median))
     rows.append(dict(metric="median_margin", value=median, n_clips=n))
-    for cause, count in analysis.cause_counts(table).items():
+    for cause, count in (analysis.cause_counts(table).items() if causes else ()):
         rows.append(dict(metric=f"disagreements_{cause}", value=int(count), n_clips=n))
     return rows
 
@@ -139,23 +140,32 @@ def lag_table(model: LpRNNClassifier, network: LoihiNetwork, x: Tensor) -> pd.Da
 
 def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
         steps: Sequence[int] = (5, 10, 20), timings: Sequence[str] = tuple(TIMINGS),
-        with_rate_model: bool = True, **mapping_options: Any) -> pd.DataFrame:
+        with_rate_model: bool = True, rate_model_steps: Sequence[int] | None = None,
+        **mapping_options: Any) -> pd.DataFrame:
     """``model`` (a trained lpRNN) mapped at every k in ``steps`` and compared on (x, labels)
     as each ANN of ``timings`` (keys of :data:`TIMINGS`). One row per (model, k, metric):
-    columns dataset, model, k, metric, value, ci_low, ci_high, n_clips."""
+    columns dataset, model, k, metric, value, ci_low, ci_high, n_clips.
+
+    The rate model, which attributes every disagreement to a cause, runs at the k of
+    ``rate_model_steps`` (None: every k of ``steps``; it costs about 15 times the SNN), and at
+    none with ``with_rate_model=False``; at the other k the rows carry no causes."""
     unknown = sorted(set(timings) - set(TIMINGS))
     if unknown:
         raise ValueError(f"timings {unknown}: expected some of {list(TIMINGS)}")
+    attributed = set(steps if rate_model_steps is None else rate_model_steps)
+    if not attributed <= set(steps):
+        raise ValueError(f"rate_model_steps={sorted(attributed)}: expected some of steps="
+                         f"{list(steps)}")
     rows = []
     for k in steps:
         timed = with_timing(model, "snn", k)
         network = map_network(timed, k, **mapping_options)
         anns = {label: timed if TIMINGS[label] == "snn" else with_timing(model, "ann")
                 for label in timings}
-        for label, table in compare(anns, network, x, labels,
-                                    with_rate_model=with_rate_model).items():
+        causes = with_rate_model and k in attributed
+        for label, table in compare(anns, network, x, labels, with_rate_model=causes).items():
             rows += [dict(dataset=dataset, model=f"{label}, k={k}", k=k, **row)
-                     for row in summary_rows(table)]
+                     for row in summary_rows(table, causes=causes)]
     return pd.DataFrame(rows)
 
 

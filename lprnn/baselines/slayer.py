@@ -96,7 +96,7 @@ class SlayerConfig:
                 raise ValueError(f"SlayerConfig.{name}={getattr(self, name)}: expected ≥ 1")
         if not (math.isfinite(self.threshold) and self.threshold >= 1 / W_SCALE):
             raise ValueError(f"SlayerConfig.threshold={self.threshold!r}: expected ≥ 1/{W_SCALE} "
-                             "(netx stores int(threshold · 64))")
+                             f"(netx stores int(threshold · {W_SCALE}))")
         check_averaging(self.averaging)
 
 

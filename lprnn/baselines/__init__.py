@@ -5,6 +5,9 @@
 - :mod:`lprnn.baselines.srnn`: adaptive-LIF spiking RNN with learnable time constants and
   surrogate gradients (Yin, Corradi, Bohté 2020).
 - :mod:`lprnn.baselines.lstm`: the float LSTM reference.
+- :mod:`lprnn.baselines.slayer`: the SLAYER sigma-delta network of lava-dl (feed-forward: lava-dl
+  has no recurrent sigma-delta block), exported with netx and checked in Lava; imports lava-dl
+  inside its functions only, and is not re-exported here.
 - :mod:`lprnn.baselines.tasks`: the adding and copying tasks of the lpRNN paper, on which the
   lpRNN is compared with the Elman RNN and the LSTM.
 - :mod:`lprnn.baselines.conversions`: plain conversions of the trained lpRNN (rate-coded

@@ -7,8 +7,9 @@ The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table
 nothing else in the README is touched. The README shows the headline metrics of each experiment
 (:data:`HEADLINE`; every number stays in ``figures/results.csv`` and notebook 00): one row per
 (experiment, dataset, model) naming the notebook that produced it and the papermill command that
-regenerates it. Each value carries its 95 % interval when the CSV has one (``0.861 [0.83, 0.89]``,
-or ``0.861 ± 0.01`` with only a spread over seeds), and each row its provenance: run size, seeds,
+regenerates it. Each value carries its spread over seeds and its 95 % interval when the CSV has
+them (``0.861 ± 0.01 [0.84, 0.88]`` over three seeds, ``0.861 [0.83, 0.89]`` for one seed's
+Wilson interval), and each row its provenance: run size, seeds,
 evaluation clips and commit (``default · seeds 0,1,2 · 600 clips · abc1234``). Values are copied
 verbatim from the CSV, so the check is an exact comparison.
 
@@ -73,11 +74,13 @@ def repository_results_csv() -> Path:
 
 def papermill_command(notebook: str, dataset: str = "") -> str:
     """The command that re-executes one notebook, as ``make reproduce`` does (with
-    ``-p recipe_name`` for a recipe notebook's real-speech rows)."""
-    if notebook in RECIPE_NOTEBOOKS and dataset in SPEECH_RECIPES:
+    ``-p recipe_name`` for a recipe notebook's real-speech rows, including those whose dataset
+    is labelled, e.g. ``fsdd (out of domain: ...)``)."""
+    recipe = dataset.split(" (", 1)[0]
+    if notebook in RECIPE_NOTEBOOKS and recipe in SPEECH_RECIPES:
         stem = notebook.removesuffix(".ipynb")
-        return (f"papermill notebooks/{notebook} build/executed/{stem}.{dataset}.ipynb "
-                f"-p recipe_name {dataset}")
+        return (f"papermill notebooks/{notebook} build/executed/{stem}.{recipe}.ipynb "
+                f"-p recipe_name {recipe}")
     return f"papermill notebooks/{notebook} build/executed/{notebook}"
 
 
@@ -90,12 +93,14 @@ def _interval(bound: str) -> str:
 
 
 def shown_value(row: dict[str, str]) -> str:
-    """A value as the README shows it: with its interval, else its spread, when recorded."""
-    if row.get("ci_low") and row.get("ci_high"):
-        return f"{row['value']} [{_interval(row['ci_low'])}, {_interval(row['ci_high'])}]"
+    """A value as the README shows it: with its spread over seeds (``± std``) and its 95 %
+    interval (``[low, high]``), each when recorded."""
+    shown = row["value"]
     if row.get("std"):
-        return f"{row['value']} ± {_interval(row['std'])}"
-    return row["value"]
+        shown += f" ± {_interval(row['std'])}"
+    if row.get("ci_low") and row.get("ci_high"):
+        shown += f" [{_interval(row['ci_low'])}, {_interval(row['ci_high'])}]"
+    return shown
 
 
 def provenance(row: dict[str, str]) -> str:

@@ -155,3 +155,20 @@ def test_real_speech_leads_and_its_rows_regenerate_with_their_recipe():
     assert "fsdd_speakers" in lines[2] and "digits" in lines[3]
     assert "02_train_lprnn.fsdd_speakers.ipynb -p recipe_name fsdd_speakers" in lines[2]
     assert "-p recipe_name" not in lines[3]
+
+
+def test_a_value_over_seeds_shows_its_spread_and_its_interval():
+    from lprnn.readme_table import shown_value
+
+    assert shown_value(dict(value="0.83", std="0.0123", ci_low="0.8", ci_high="0.86")) \
+        == "0.83 ± 0.0123 [0.8, 0.86]"
+    assert shown_value(dict(value="0.83", std="", ci_low="0.8", ci_high="0.86")) == "0.83 [0.8, 0.86]"
+    assert shown_value(dict(value="0.83", std="", ci_low="", ci_high="")) == "0.83"
+
+
+def test_a_labelled_speech_dataset_is_regenerated_with_its_recipe():
+    command = readme_table.papermill_command("03_ann_to_snn.ipynb",
+                                             "fsdd (out of domain: trained on Heidelberg Digits)")
+    assert command.endswith("build/executed/03_ann_to_snn.fsdd.ipynb -p recipe_name fsdd")
+    assert readme_table.papermill_command("03_ann_to_snn.ipynb", "digits") == \
+        "papermill notebooks/03_ann_to_snn.ipynb build/executed/03_ann_to_snn.ipynb"

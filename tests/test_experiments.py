@@ -65,8 +65,12 @@ def test_several_seeds_get_mean_spread_and_t_interval():
                              size="default", n_clips=100, proportion=True)
     half = 4.302652729911275 * 0.1 / math.sqrt(3)   # t(0.975, 2 dof) · s / √n
     assert row["value"] == pytest.approx(0.9) and row["std"] == pytest.approx(0.1)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.9 - half, 0.9 + half))
+    # a proportion's interval is clipped to [0, 1]; another number's is not
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.9 - half, 1.0))
     assert row["seeds"] == "0,1,2"
+    other = common.summary_row("e", "d", "m", "loss", [0.8, 0.9, 1.0], seeds=(0, 1, 2),
+                               size="default")
+    assert (other["ci_low"], other["ci_high"]) == pytest.approx((0.9 - half, 0.9 + half))
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)

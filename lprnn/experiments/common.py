@@ -128,8 +128,9 @@ def summary_row(experiment: str, dataset: str, model: str, metric: str,
                 values: Sequence[float], *, seeds: Sequence[int], size: str,
                 n_clips: int | None = None, proportion: bool = False) -> dict[str, Any]:
     """One result row for a number measured once per seed: the mean, the spread over seeds,
-    and a 95 % interval (over seeds; for one seed and a ``proportion`` over ``n_clips``, its
-    Wilson interval)."""
+    and a 95 % interval (over seeds, the t-interval of the mean, clipped to [0, 1] for a
+    ``proportion``; for one seed and a ``proportion`` over ``n_clips``, its Wilson
+    interval)."""
     values = [float(v) for v in values]
     row: dict[str, Any] = dict(experiment=experiment, dataset=dataset, model=model,
                                metric=metric, seeds=",".join(map(str, seeds)), run_size=size,
@@ -140,8 +141,10 @@ def summary_row(experiment: str, dataset: str, model: str, metric: str,
     summary = stats.seed_summary(values)
     if len(values) == 1:
         return dict(row, value=summary.mean, std="", ci_low="", ci_high="")
-    return dict(row, value=summary.mean, std=summary.std, ci_low=summary.ci_low,
-                ci_high=summary.ci_high)
+    low, high = summary.ci_low, summary.ci_high
+    if proportion:
+        low, high = max(low, 0.0), min(high, 1.0)
+    return dict(row, value=summary.mean, std=summary.std, ci_low=low, ci_high=high)
 
 
 def rows_from_table(experiment: str, dataset: str, table: pd.DataFrame, model_column: str,

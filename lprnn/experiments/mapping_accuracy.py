@@ -19,16 +19,12 @@ low-pass at k times that rate whose layers see each other one SNN step late
 lpRNN with ``timing="snn"`` is that SNN's rate limit by construction; the rows carry both,
 and the SNN is the same network in both cases (the mapping depends only on the weights).
 
-Measured (default-size recipes, seed 0, whole test sets, k = 5 / 10 / 20): run with the
-SNN's timing, the trained weights keep their accuracy within 0.5 points (digits 87.3 / 87.7 /
-87.7 % against 87.3 %; fsdd 91.7 % against 92.0 %; fsdd_speakers 80.2 / 80.0 / 80.0 %
-against 80.0 %), but not always (seed 1 on fsdd: 88.3 % against 89.7 %; the paper-size
-network after 5 epochs: 70.0 % against 71.4 %); there the model can be trained or fine-tuned
-with ``timing="snn"`` (k times the steps). The SNN-timed ANN's disagreements with the SNN have
-no timing cause left, only ΣΔ quantization, which falls with k (fsdd_speakers: 6 / 2 / 1
-clips of 500, against 11 to 12 timing disagreements for the paper's lpRNN; digits 6 / 2 / 1
-of 600) and grows with the layers' width and with small margins (paper-size network: 10 of 500
-at k = 10).
+What the rows of notebook 03 (``mapping_accuracy`` in ``figures/results.csv``) measure: run
+with the SNN's timing, the trained weights keep their accuracy within a fraction of a point of
+the paper's lpRNN on most recipes and seeds, but not always; there the model can be trained or
+fine-tuned with ``timing="snn"`` (k times the steps). The SNN-timed ANN's disagreements with
+the SNN have no timing cause left, only ΣΔ quantization, which falls with k and grows with the
+layers' width and with small margins.
 """
 
 from __future__ import annotations

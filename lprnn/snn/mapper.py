@@ -74,7 +74,7 @@ computes). ``"spike_counts"``: ``logits = (R·q_out) · counts + round(R·b·ρ/
 the spikes per step per unit of activation (≈ 1/a_max) and R = 2^10. Counting spikes is
 worse: the count over a window is ``d_fb · Σ LP(s)`` plus the boundary term
 ``LP(end) − LP(start)``, i.e. the rate code also weighs how the activity changed across the
-window (89.6 % against 100 % agreement on 48 clips in our measurement).
+window (the "spike-count readout" rows of notebook 03's mapping sweep measure the cost).
 
 What cannot be mapped raises :class:`MappingError` (a ValueError) naming the layer and value:
 k not a positive integer, a decay that rounds out of [1, 4095] (k too large or too small for

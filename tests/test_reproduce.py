@@ -21,11 +21,16 @@ def _notebook(path, *sources, parameters="quick = False\nfull = False"):
     return path
 
 
+def _logging_cell(log_file, fields: str) -> str:
+    """A cell that appends ``dict(fields)`` as one JSON line to ``log_file``."""
+    return (f"import json, time\nwith open({str(log_file)!r}, 'a') as f:\n"
+            f"    f.write(json.dumps(dict({fields})) + '\\n')")
+
+
 @pytest.mark.slow
 def test_runs_in_order_passes_parameters_and_stops_at_failure(tmp_path):
     log_file = tmp_path / "log.jsonl"
-    write = (f"import json\nwith open({str(log_file)!r}, 'a') as f:\n"
-             "    f.write(json.dumps(dict(name=NAME, quick=quick, full=full)) + '\\n')")
+    write = _logging_cell(log_file, "name=NAME, quick=quick, full=full")
     src = tmp_path / "notebooks"
     src.mkdir()
     good = _notebook(src / "01_good.ipynb", "NAME = 'good'", write)
@@ -171,8 +176,7 @@ def test_workers_must_be_a_positive_integer(tmp_path):
 @pytest.mark.slow
 def test_two_workers_run_every_notebook_once_results_last_and_stop_at_a_failure(tmp_path):
     log_file = tmp_path / "log.jsonl"
-    write = (f"import json, time\nwith open({str(log_file)!r}, 'a') as f:\n"
-             "    f.write(json.dumps(dict(name=NAME, t=time.time())) + '\\n')")
+    write = _logging_cell(log_file, "name=NAME, t=time.time()")
     src = tmp_path / "notebooks"
     src.mkdir()
     notebooks = [_notebook(src / f"0{i}_n{i}.ipynb", f"NAME = 'n{i}'", "import time; time.sleep(1)",

@@ -286,7 +286,6 @@ def check_on_lava(model: SlayerSigmaDelta, x: Tensor, *, progress: bool = False)
                      time.perf_counter() - start)
 
 
-
 def train_and_score(train_set, val_set, test_set, *, hidden_sizes: tuple[int, ...],
                     train_config, averaging: str = "second_half", lava_samples: int = 8,
                     progress: bool = True) -> dict:

@@ -164,17 +164,21 @@ def test_cache_key_separates_front_ends_and_reloads(release, tmp_path):
     assert torch.equal(_load(release, "val").features, hd.features)
 
 
+def _features_at_one_and_two_threads(paths, n_samples: int) -> list[torch.Tensor]:
+    """The front end's features of ``paths`` computed with 1 and with 2 torch threads."""
+    from lprnn.core.threads import torch_threads
+
+    features = []
+    for count in (1, 2):
+        with torch_threads(count):
+            features.append(fsdd.audio.featurize(paths, n_samples, progress=False))
+    return features
+
+
 def test_features_do_not_depend_on_the_thread_count(release):
     paths = [release / "recordings" / c.name for c in fsdd.select(release, "train").clips]
-    threads = torch.get_num_threads()
-    try:
-        features = []
-        for count in (1, 2):
-            torch.set_num_threads(count)
-            features.append(fsdd.audio.featurize(paths, 7000, progress=False))
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(features[0], features[1])
+    one, two = _features_at_one_and_two_threads(paths, 7000)
+    assert torch.equal(one, two)
 
 
 @pytest.mark.skipif(not (fsdd.shared_root() / "recordings").is_dir(),
@@ -185,15 +189,8 @@ def test_real_recordings_are_thread_independent_and_match_the_manifest():
               if name.startswith("7_")}
     fsdd.verify_recordings(root / "recordings", verify)
     paths = [root / "recordings" / name for name in sorted(verify)[:24]]
-    threads = torch.get_num_threads()
-    try:
-        features = []
-        for count in (1, 2):
-            torch.set_num_threads(count)
-            features.append(fsdd.audio.featurize(paths, 29016, progress=False))
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(features[0], features[1])
+    one, two = _features_at_one_and_two_threads(paths, 29016)
+    assert torch.equal(one, two)
 
 
 def test_shipped_manifest_is_the_whole_release():

@@ -191,7 +191,12 @@ def test_two_workers_run_every_notebook_once_results_last_and_stop_at_a_failure(
     # a failure: the running notebook finishes, no other starts, the results notebook never runs
     log_file.unlink()
     bad = _notebook(src / "01_bad.ipynb", "NAME = 'bad'", write, "raise ValueError('boom')")
-    slow = _notebook(src / "02_slow.ipynb", "NAME = 'slow'", "import time; time.sleep(3)", write)
+    # "slow" outlasts "bad" whatever the kernels' start-up times: it waits for bad's log line,
+    # then long enough for the runner to collect bad's failure before its slot frees
+    wait_for_bad = (f"import json, pathlib, time\nlog = pathlib.Path({str(log_file)!r})\n"
+                    "while not (log.exists() and 'bad' in log.read_text()):\n"
+                    "    time.sleep(0.1)\ntime.sleep(10)")
+    slow = _notebook(src / "02_slow.ipynb", "NAME = 'slow'", wait_for_bad, write)
     never = _notebook(src / "03_never.ipynb", "NAME = 'never'", write)
     with pytest.raises(reproduce.NotebookFailed, match="ValueError: boom") as info:
         reproduce.run_notebooks([bad, slow, never, notebooks[-1]], quick=True,

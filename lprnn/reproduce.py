@@ -68,9 +68,11 @@ def default_workers() -> int:
 
 
 def fsdd_available() -> bool:
-    """Whether the Free Spoken Digit Dataset is at hand: ``DATA/fsdd`` or ``../shared/datasets/fsdd``."""
-    return any((root / "recordings").is_dir() for root in (
-        config.data_dir() / "fsdd", config.REPO_ROOT.parent / "shared" / "datasets" / "fsdd"))
+    """Whether the Free Spoken Digit Dataset is at hand: ``DATA/fsdd`` or ``../shared/datasets/fsdd``
+    (:func:`lprnn.datasets.fsdd.available`)."""
+    from lprnn.datasets import fsdd
+
+    return fsdd.available()
 
 
 def extra_recipes(log: Callable[[str], None] = print) -> list[str]:

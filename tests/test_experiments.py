@@ -14,7 +14,7 @@ import pytest
 from lprnn import config, experiments
 from lprnn.experiments import common
 
-NOTEBOOKS = sorted((config.REPO_ROOT / "notebooks").glob("0[1-8]_*.ipynb"))
+NOTEBOOKS = sorted((config.REPO_ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
 CALL = re.compile(r"lprnn\.experiments\.(\w+)\(\*\*lprnn\.experiments\.notebook_parameters\("
                   r"globals\(\), lprnn\.experiments\.(\w+)\)\)")
 

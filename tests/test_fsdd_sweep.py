@@ -50,3 +50,23 @@ def test_run_sweep_rows_and_summary(monkeypatch):
     assert summary.loc[("recipe", "3-bit"), "gap_3bit_minus_float"] == pytest.approx(-0.05)
     with pytest.raises(ValueError, match="unknown candidate 'magic'"):
         fsdd_sweep.run_sweep(["magic"])
+
+
+def test_the_notebook_experiment_rows_and_its_skip_without_the_data(monkeypatch, capsys):
+    def fake_load_or_train(recipe, progress):
+        seed = recipe.train.get("seed", 0)
+        return None, dict(best_val_accuracy=0.7, test_accuracy=0.8 + 0.02 * seed, best_epoch=1,
+                          train_seconds=1.0, cached=True, checkpoint="/m/x.pt")
+
+    monkeypatch.setattr(fsdd_sweep, "load_or_train", fake_load_or_train)
+    monkeypatch.setattr(fsdd_sweep.fsdd, "available", lambda root=None: True)
+    result = fsdd_sweep.fsdd_generalization(size="default", candidates=["recipe"], seeds=[0, 1],
+                                            weights=["3-bit"])
+    (row,) = result.rows
+    assert row["model"] == "recipe 3-bit" and row["seeds"] == "0,1"
+    assert row["value"] == pytest.approx(0.81) and row["std"] == pytest.approx(0.02 / 2 ** 0.5)
+    monkeypatch.setattr(fsdd_sweep.fsdd, "available", lambda root=None: False)
+    assert fsdd_sweep.fsdd_generalization(size="quick") is None
+    assert "Free Spoken Digit Dataset is not in" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="run size 'tiny'"):
+        fsdd_sweep.fsdd_generalization(size="tiny")

@@ -117,6 +117,11 @@ def resolve_root(root: str | Path | None) -> Path:
     return local
 
 
+def available(root: str | Path | None = None) -> bool:
+    """Whether the recordings are at hand where :func:`resolve_root` looks (no download)."""
+    return _has_recordings(resolve_root(root))
+
+
 def _missing_data_error(root: Path, what: str) -> FileNotFoundError:
     return FileNotFoundError(
         f"Free Spoken Digit Dataset not found: {what}. Pass download=True to fetch it "

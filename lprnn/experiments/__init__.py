@@ -17,6 +17,7 @@ function                               README rows (experiment)    notebook
 :func:`baselines_and_conversions`      baselines, conversions      06
 :func:`temporal_tasks`                 temporal_tasks              07
 :func:`energy`                         energy                      08
+:func:`fsdd_generalization`            fsdd_sweep                  09
 =====================================  ==========================  ============
 """
 
@@ -26,13 +27,15 @@ from lprnn.experiments.common import (BUDGETS, Budget, ExperimentResult, budget,
                                       calibration_inputs, check_parameters, notebook_parameters)
 from lprnn.experiments.encoding import sigma_delta_encoding
 from lprnn.experiments.energy import energy
+from lprnn.experiments.fsdd_sweep import fsdd_generalization
 from lprnn.experiments.lava import lava_check, lava_equivalence
 from lprnn.experiments.precision import weight_precision
 from lprnn.experiments.temporal import temporal_tasks
 from lprnn.experiments.training import train_lprnn
 
 __all__ = ["BUDGETS", "Budget", "ExperimentResult", "ann_to_snn", "baselines_and_conversions",
-           "budget", "calibration_inputs", "check_parameters", "energy", "lava_check",
+           "budget", "calibration_inputs", "check_parameters", "energy", "fsdd_generalization",
+           "lava_check",
            "lava_equivalence",
            "notebook_parameters", "sigma_delta_encoding", "temporal_tasks", "train_lprnn",
            "weight_precision"]

@@ -20,6 +20,8 @@ import torch
 
 from lprnn.ann.recipes import Recipe, get_recipe
 from lprnn.ann.train import load_or_train
+from lprnn.datasets import fsdd
+from lprnn.experiments.common import ExperimentResult, budget
 
 # The FSDD recipes' defaults are this sweep's winner on the validation speaker over three
 # seeds ("float_pretrain": 10 float epochs, then 20 quantized); "authors" is the authors' HD
@@ -117,3 +119,38 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         gap = (tests["3-bit"] - tests["float"]).rename("gap_3bit_minus_float")
         summary = summary.merge(gap, left_on="candidate", right_index=True, how="left")
     return summary
+
+
+# Per run size, what notebook 09 sweeps unless told: (candidates, seeds, weight formats). The
+# reference run compares the authors' plain settings with the recipe's, 3-bit, one seed.
+NOTEBOOK_DEFAULTS = {
+    "quick": (("authors", "recipe"), (0,), ("3-bit",)),
+    "default": (("authors", "recipe"), (0,), ("3-bit",)),
+    "full": (tuple(CANDIDATES), (0, 1, 2), ("float", "3-bit")),
+}
+
+
+def fsdd_generalization(recipe_name: str = "fsdd_speakers", size: str = "default",
+                   candidates: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                   weights: Sequence[str] | None = None) -> ExperimentResult | None:
+    """Notebook 09: :func:`run_sweep` over ``candidates`` × ``weights`` × ``seeds`` (None: the
+    run size's :data:`NOTEBOOK_DEFAULTS`) and its :func:`summarize`, with one ``fsdd_sweep``
+    row of test accuracy per candidate and weight format. None, with a message saying where
+    the data is expected, when the Free Spoken Digit Dataset is not at hand."""
+    budget(size)
+    if not fsdd.available():
+        print(f"skipped: the Free Spoken Digit Dataset is not in {fsdd.resolve_root(None)} "
+              f"or {fsdd.shared_root()} (see the README, Datasets)")
+        return None
+    defaults = NOTEBOOK_DEFAULTS[size]
+    candidates, seeds, weights = (tuple(given) if given is not None else default for given, default
+                                  in zip((candidates, seeds, weights), defaults))
+    frame = run_sweep(candidates, recipe_name=recipe_name, size=size, seeds=seeds,
+                      weights=weights)
+    summary = summarize(frame)
+    rows = [dict(experiment="fsdd_sweep", dataset=recipe_name,
+                 model=f"{row.candidate} {row.weights}", metric="test_accuracy",
+                 value=row.test_mean, std=row.test_std if len(seeds) > 1 else None,
+                 seeds=",".join(map(str, seeds)), run_size=size)
+            for row in summary.itertuples()]
+    return ExperimentResult(dict(sweep=frame, summary=summary), rows)

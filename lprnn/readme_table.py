@@ -6,7 +6,7 @@
 The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table:end -->``;
 nothing else in the README is touched. The README shows the headline metrics of each experiment
 (:data:`HEADLINE`; every number stays in ``figures/results.csv`` and notebook 00): one row per
-(experiment, dataset, model) naming the notebook that produced it and the papermill command that
+(experiment, dataset, model, run size) naming the notebook that produced it and the papermill command that
 regenerates it. Each value carries its spread over seeds and its 95 % interval when the CSV has
 them (``0.861 ± 0.01 [0.84, 0.88]`` over three seeds, ``0.861 [0.83, 0.89]`` for one seed's
 Wilson interval), and each row its provenance: run size, seeds,
@@ -72,16 +72,21 @@ def repository_results_csv() -> Path:
     return config.REPO_ROOT / "figures" / "results.csv"
 
 
-def papermill_command(notebook: str, dataset: str = "") -> str:
+def papermill_command(notebook: str, dataset: str = "", run_size: str = "default") -> str:
     """The command that re-executes one notebook, as ``make reproduce`` does (with
     ``-p recipe_name`` for a recipe notebook's real-speech rows, including those whose dataset
-    is labelled, e.g. ``fsdd (out of domain: ...)``)."""
+    is labelled, e.g. ``fsdd (out of domain: ...)``, and ``-p full True`` or ``-p quick True``
+    for the rows of those run sizes)."""
+    if run_size not in results.RUN_SIZES:
+        raise ValueError(f"run_size={run_size!r}: expected one of {list(results.RUN_SIZES)}")
     recipe = dataset.split(" (", 1)[0]
+    stem = notebook.removesuffix(".ipynb")
+    suffix = "" if run_size == "default" else f".{run_size}"
+    size_option = "" if run_size == "default" else f" -p {run_size} True"
     if notebook in RECIPE_NOTEBOOKS and recipe in SPEECH_RECIPES:
-        stem = notebook.removesuffix(".ipynb")
-        return (f"papermill notebooks/{notebook} build/executed/{stem}.{recipe}.ipynb "
-                f"-p recipe_name {recipe}")
-    return f"papermill notebooks/{notebook} build/executed/{notebook}"
+        return (f"papermill notebooks/{notebook} build/executed/{stem}.{recipe}{suffix}.ipynb "
+                f"-p recipe_name {recipe}{size_option}")
+    return f"papermill notebooks/{notebook} build/executed/{stem}{suffix}.ipynb{size_option}"
 
 
 def _cell(text: str) -> str:
@@ -126,19 +131,23 @@ def render_table(rows: Sequence[dict[str, str]]) -> str:
             continue
         wanted = HEADLINE[r["experiment"]]
         if wanted is None or r["metric"] in wanted:
-            key = (r["notebook"], r["experiment"], r["dataset"], r["model"])
+            key = (r["notebook"], r["experiment"], r["dataset"], r["model"],
+                   r.get("run_size") or "default")
             groups.setdefault(key, {})[r["metric"]] = r
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    def speech_first(item):
-        notebook, experiment, dataset, model = item[0]
-        return (not dataset.startswith(SPEECH_DATASET_PREFIX), notebook, experiment, dataset, model)
 
-    for (notebook, experiment, dataset, model), metrics in sorted(groups.items(), key=speech_first):
+    def speech_first(item):
+        notebook, experiment, dataset, model, run_size = item[0]
+        return (not dataset.startswith(SPEECH_DATASET_PREFIX), notebook, experiment, dataset,
+                model, run_size)
+
+    for (notebook, experiment, dataset, model, run_size), metrics in sorted(groups.items(),
+                                                                           key=speech_first):
         order = [m for m in HEADLINE[experiment] or sorted(metrics) if m in metrics]
         shown = "; ".join(f"{m} = {shown_value(metrics[m])}" for m in order)
         origins = "; ".join(dict.fromkeys(provenance(metrics[m]) for m in order))
         cells = [f"[{notebook}](notebooks/{notebook})", experiment, dataset, model, shown,
-                 origins, f"`{papermill_command(notebook, dataset)}`"]
+                 origins, f"`{papermill_command(notebook, dataset, run_size)}`"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 

@@ -2,9 +2,10 @@
 
 Columns (:data:`COLUMNS`):
 
-- ``experiment, dataset, model, metric``: what the number is; these four identify a row, and
-  recording it again replaces the old row, so re-running a notebook updates its numbers
-  instead of appending duplicates;
+- ``experiment, dataset, model, metric``: what the number is; these four and ``run_size``
+  identify a row (:data:`KEY`), and recording it again replaces the old row, so re-running a
+  notebook updates its numbers instead of appending duplicates, while a full-size run sits
+  beside the default one;
 - ``value``; ``std`` (its spread over seeds), ``ci_low``/``ci_high`` (its 95 % interval, see
   :mod:`lprnn.stats`); ``seeds`` (e.g. "0,1,2"), ``n_clips`` (evaluation clips) and
   ``run_size`` ("quick", "default" or "full"): blank when not given;
@@ -21,8 +22,8 @@ the line and the field.
 
 Stale rows: a reference run (:mod:`lprnn.reproduce`) sets ``LPRNN_RUN_ID`` (:data:`RUN_ID_ENV`);
 :func:`record` then also notes each row's key in a file beside the table, and
-:func:`drop_stale` at the end of the run removes the rows of the notebooks it ran that it did
-not record again.
+:func:`drop_stale` at the end of the run removes the rows of the notebooks it ran, at its run
+size, that it did not record again.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ REQUIRED = ("experiment", "dataset", "model", "metric", "value", "notebook")
 OPTIONAL = ("std", "ci_low", "ci_high", "seeds", "n_clips", "run_size")
 COLUMNS = ("experiment", "dataset", "model", "metric", "value", *OPTIONAL, "commit", "notebook")
 LEGACY_COLUMNS = REQUIRED   # the format before provenance: no std ... commit
-KEY = COLUMNS[:4]
+KEY = (*COLUMNS[:4], "run_size")
 RUN_SIZES = ("quick", "default", "full")
 RUN_ID_ENV = "LPRNN_RUN_ID"
 UNKNOWN_COMMIT = "unknown"
@@ -209,11 +210,16 @@ def record_one(experiment: str, dataset: str, model: str, metric: str,
 
 
 def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None, *,
-               spare: Collection[tuple[str, str]] = ()) -> list[dict[str, str]]:
+               spare: Collection[tuple[str, str]] = (),
+               run_size: str | None = None) -> list[dict[str, str]]:
     """Remove the rows of ``notebooks`` (file names, e.g. "03_ann_to_snn.ipynb") that run
     ``run_id`` did not record; returns the dropped rows. Call it after a fully successful run.
     Rows whose (notebook, dataset) is in ``spare`` (what the run skipped, e.g. a notebook's
-    real-speech rerun when the data is absent) are kept."""
+    real-speech rerun when the data is absent) are kept, and so are, when ``run_size`` is
+    given, the rows of the other run sizes (a default run keeps the full-size rows; a row
+    without a run size counts as any)."""
+    if run_size is not None and run_size not in RUN_SIZES:
+        raise ValueError(f"run_size={run_size!r}: expected one of {list(RUN_SIZES)}")
     path = Path(path or config.results_csv())
     keys_path = run_keys_path(run_id, path)
     notebooks = {Path(n).name for n in notebooks}
@@ -225,7 +231,8 @@ def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None
         rows = read_results(path)
         spare = set(spare)
         keep = [r for r in rows if r["notebook"] not in notebooks or _key(r) in recorded
-                or (r["notebook"], r["dataset"]) in spare]
+                or (r["notebook"], r["dataset"]) in spare
+                or (run_size is not None and r["run_size"] not in ("", run_size))]
         dropped = [r for r in rows if r not in keep]
         if dropped:
             _write(path, keep)

@@ -133,3 +133,17 @@ def test_the_real_speech_recipes_get_three_seeds_others_one():
         check_seeds(None)
     with pytest.raises(ValueError, match="run size 'medium'"):
         seeds_for("fsdd", "medium")
+
+
+def test_each_run_of_a_recipe_notebook_keeps_its_own_figure(tmp_path, monkeypatch):
+    from lprnn.experiments import figure_path
+
+    monkeypatch.setenv("LPRNN_FIGURES_DIR", str(tmp_path))
+    assert figure_path("02_training_curves") == tmp_path / "02_training_curves.png"
+    assert figure_path("02_training_curves", "fsdd_speakers").name == \
+        "02_training_curves.fsdd_speakers.png"
+    assert figure_path("02_training_curves", "fsdd_speakers", full=True).name == \
+        "02_training_curves.fsdd_speakers.full.png"
+    assert figure_path("03_x", quick=True, full=True).name == "03_x.quick.png"
+    with pytest.raises(ValueError, match="unknown recipe 'nope'"):
+        figure_path("02_training_curves", "nope")

@@ -172,3 +172,22 @@ def test_a_labelled_speech_dataset_is_regenerated_with_its_recipe():
     assert command.endswith("build/executed/03_ann_to_snn.fsdd.ipynb -p recipe_name fsdd")
     assert readme_table.papermill_command("03_ann_to_snn.ipynb", "digits") == \
         "papermill notebooks/03_ann_to_snn.ipynb build/executed/03_ann_to_snn.ipynb"
+
+
+def test_full_size_rows_have_their_own_line_and_command():
+    def row(run_size, value):
+        return dict(experiment="train", dataset="fsdd_speakers", model="lpRNN 3-bit",
+                    metric="test_accuracy", value=value, std="", ci_low="", ci_high="",
+                    seeds="0", n_clips="", run_size=run_size, commit="abc",
+                    notebook="02_train_lprnn.ipynb")
+    lines = readme_table.render_table([row("default", "0.8"), row("full", "0.85")]).splitlines()
+    assert len(lines) == 4
+    assert "0.8;" not in lines[2] and "test_accuracy = 0.8 " in lines[2] + " "
+    assert "test_accuracy = 0.85" in lines[3] and "· full ·" not in lines[2]
+    assert lines[3].endswith("`papermill notebooks/02_train_lprnn.ipynb build/executed/"
+                             "02_train_lprnn.fsdd_speakers.full.ipynb -p recipe_name "
+                             "fsdd_speakers -p full True` |")
+    assert readme_table.papermill_command("08_energy.ipynb", "digits", "full") == (
+        "papermill notebooks/08_energy.ipynb build/executed/08_energy.full.ipynb -p full True")
+    with pytest.raises(ValueError, match="run_size='huge'"):
+        readme_table.papermill_command("08_energy.ipynb", "digits", "huge")

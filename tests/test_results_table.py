@@ -152,6 +152,22 @@ def test_drop_stale_keeps_the_rows_the_run_skipped(tmp_path, monkeypatch):
     assert {r["metric"] for r in results.read_results(path)} == {"speech", "fresh"}
 
 
+def test_a_full_size_row_sits_beside_the_default_one_and_survives_a_default_run(
+        tmp_path, monkeypatch):
+    path = tmp_path / "results.csv"
+    results.record([_row(value=0.8, run_size="default"), _row(value=0.85, run_size="full")],
+                   path)
+    assert sorted(r["value"] for r in results.read_results(path)) == ["0.8", "0.85"]
+    monkeypatch.setenv(results.RUN_ID_ENV, "run3")
+    results.record([_row(value=0.81, run_size="default")], path)
+    monkeypatch.delenv(results.RUN_ID_ENV)
+    assert results.drop_stale("run3", ["02_train_lprnn.ipynb"], path, run_size="default") == []
+    assert {r["run_size"]: r["value"] for r in results.read_results(path)} == {
+        "default": "0.81", "full": "0.85"}
+    with pytest.raises(ValueError, match="run_size='huge'"):
+        results.drop_stale("run3", ["02_train_lprnn.ipynb"], path, run_size="huge")
+
+
 @pytest.mark.slow
 def test_reproduce_run_replaces_its_rows_and_drops_stale_ones(tmp_path, monkeypatch):
     import nbformat

@@ -24,7 +24,8 @@ function                               README rows (experiment)    notebook
 from lprnn.experiments.ann_to_snn import ann_to_snn
 from lprnn.experiments.baselines import baselines_and_conversions
 from lprnn.experiments.common import (BUDGETS, Budget, ExperimentResult, budget,
-                                      calibration_inputs, check_parameters, notebook_parameters)
+                                      calibration_inputs, check_parameters, figure_path,
+                                      notebook_parameters)
 from lprnn.experiments.encoding import sigma_delta_encoding
 from lprnn.experiments.energy import energy
 from lprnn.experiments.fsdd_sweep import fsdd_generalization
@@ -34,8 +35,6 @@ from lprnn.experiments.temporal import temporal_tasks
 from lprnn.experiments.training import train_lprnn
 
 __all__ = ["BUDGETS", "Budget", "ExperimentResult", "ann_to_snn", "baselines_and_conversions",
-           "budget", "calibration_inputs", "check_parameters", "energy", "fsdd_generalization",
-           "lava_check",
-           "lava_equivalence",
-           "notebook_parameters", "sigma_delta_encoding", "temporal_tasks", "train_lprnn",
+           "budget", "calibration_inputs", "check_parameters", "energy", "figure_path",
+           "fsdd_generalization", "lava_check", "lava_equivalence", "notebook_parameters", "sigma_delta_encoding", "temporal_tasks", "train_lprnn",
            "weight_precision"]

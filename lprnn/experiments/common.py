@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from lprnn import results, stats
+from lprnn import config, results, stats
 from lprnn.ann import recipes
 from lprnn.ann.recipes import Recipe
 from lprnn.datasets import Dataset, load_dataset
@@ -186,6 +186,19 @@ def check_parameters(namespace: Mapping[str, Any], valid: Iterable[str]) -> dict
     return found
 
 
+def figure_path(name: str, recipe_name: str = "digits", *, quick: bool = False,
+                full: bool = False) -> Path:
+    """Where a recipe notebook saves its figure ``name``: ``<figures>/<name>.png`` for its
+    digits run at the default size, ``<figures>/<name>.<recipe>[.<size>].png`` otherwise, so
+    that each run of one notebook (``make reproduce`` runs 02, 03, 05 and 06 on several
+    recipes) keeps its own figure."""
+    size = recipes.run_size(quick, full)
+    recipes.get_recipe(recipe_name, size)   # a clear error for an unknown recipe
+    parts = [name, *([recipe_name] if recipe_name != "digits" else []),
+             *([size] if size != "default" else [])]
+    return config.figures_dir() / f"{'.'.join(parts)}.png"
+
+
 def notebook_parameters(namespace: Mapping[str, Any], experiment: Callable) -> dict[str, Any]:
     """Keyword arguments of ``experiment`` from a notebook's parameters (:func:`check_parameters`
     against the experiment's arguments plus ``quick``/``full``, which become ``size``)."""
@@ -199,5 +212,6 @@ def notebook_parameters(namespace: Mapping[str, Any], experiment: Callable) -> d
 
 
 __all__ = ["BUDGETS", "Budget", "ExperimentResult", "HEADLINE_RECIPES", "HEADLINE_SEEDS",
-           "budget", "calibration_inputs", "check_parameters", "check_seeds", "notebook_parameters",
+           "budget", "calibration_inputs", "check_parameters", "check_seeds", "figure_path",
+           "notebook_parameters",
            "recipe_for", "resolve", "rows_from_table", "seeds_for", "splits", "summary_row"]

@@ -155,15 +155,17 @@ def render_table(rows: Sequence[dict[str, str]]) -> str:
 def results_frame(rows: Sequence[dict[str, str]]) -> pd.DataFrame:
     """Results rows as a DataFrame with numeric values where a value parses as a number."""
     frame = pd.DataFrame(list(rows), columns=list(results.COLUMNS))
+    frame["run_size"] = frame["run_size"].fillna("")
     numeric = pd.to_numeric(frame["value"], errors="coerce")
     frame["value"] = numeric.where(numeric.notna(), frame["value"]).astype(object)
     return frame
 
 
 def notebook_tables(rows: Sequence[dict[str, str]]) -> dict[str, pd.DataFrame]:
-    """One table per notebook: (experiment, dataset, model) down, metrics across."""
+    """One table per notebook: (experiment, dataset, model, run size) down, metrics across."""
     frame = results_frame(rows)
-    return {notebook: part.pivot_table(index=["experiment", "dataset", "model"], columns="metric",
+    return {notebook: part.pivot_table(index=["experiment", "dataset", "model", "run_size"],
+                                       columns="metric",
                                        values="value", aggfunc="first")
             for notebook, part in frame.groupby("notebook", sort=True)}
 
@@ -172,7 +174,8 @@ def accuracy_overview(rows: Sequence[dict[str, str]]) -> pd.DataFrame:
     """Every accuracy-like metric (name containing "accuracy" or "agreement") in one table."""
     frame = results_frame(rows)
     keep = frame["metric"].str.contains("accuracy|agreement", regex=True)
-    return frame[keep].pivot_table(index=["dataset", "model"], columns=["notebook", "metric"],
+    return frame[keep].pivot_table(index=["dataset", "model", "run_size"],
+                                   columns=["notebook", "metric"],
                                    values="value", aggfunc="first")
 
 

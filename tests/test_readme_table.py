@@ -99,13 +99,17 @@ def test_notebook_tables_accuracy_overview_and_figure_index(tmp_path):
             dict(experiment="map", dataset="digits", model="SNN", metric="agreement", value="0.99",
                  notebook="03_ann_to_snn.ipynb"),
             dict(experiment="map", dataset="digits", model="SNN", metric="status", value="ok",
-                 notebook="03_ann_to_snn.ipynb")]
+                 notebook="03_ann_to_snn.ipynb"),
+            dict(experiment="map", dataset="digits", model="SNN", metric="agreement", value="0.995",
+                 notebook="03_ann_to_snn.ipynb", run_size="full")]
     tables = readme_table.notebook_tables(rows)
     assert list(tables) == ["02_train_lprnn.ipynb", "03_ann_to_snn.ipynb"]
-    assert tables["02_train_lprnn.ipynb"].loc[("train", "digits", "lpRNN 3-bit"), "test_accuracy"] == 0.93
-    assert tables["03_ann_to_snn.ipynb"].loc[("map", "digits", "SNN"), "status"] == "ok"
+    assert tables["02_train_lprnn.ipynb"].loc[("train", "digits", "lpRNN 3-bit", ""),
+                                              "test_accuracy"] == 0.93
+    assert tables["03_ann_to_snn.ipynb"].loc[("map", "digits", "SNN", ""), "status"] == "ok"
+    assert tables["03_ann_to_snn.ipynb"].loc[("map", "digits", "SNN", "full"), "agreement"] == 0.995
     overview = readme_table.accuracy_overview(rows)
-    assert overview.shape == (2, 2)
+    assert overview.shape == (3, 2)
     assert readme_table.notebook_tables([]) == {} and readme_table.accuracy_overview([]).empty
     (tmp_path / "nb").mkdir()
     (tmp_path / "nb" / "05_weight_precision.ipynb").write_text("{}")

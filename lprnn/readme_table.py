@@ -6,8 +6,8 @@
 The table sits between ``<!-- results-table:start -->`` and ``<!-- results-table:end -->``;
 nothing else in the README is touched. The README shows the headline metrics of each experiment
 (:data:`HEADLINE`; every number stays in ``figures/results.csv`` and notebook 00): one row per
-(experiment, dataset, model, run size) naming the notebook that produced it and the papermill command that
-regenerates it. Each value carries its spread over seeds and its 95 % interval when the CSV has
+(experiment, dataset, model, run size) naming the notebook that produced it and the papermill
+command that regenerates it. Each value carries its spread over seeds and its 95 % interval when the CSV has
 them (``0.861 ± 0.01 [0.84, 0.88]`` over three seeds, ``0.861 [0.83, 0.89]`` for one seed's
 Wilson interval), and each row its provenance: run size, seeds,
 evaluation clips and commit (``default · seeds 0,1,2 · 600 clips · abc1234``). Values are copied
@@ -165,8 +165,7 @@ def notebook_tables(rows: Sequence[dict[str, str]]) -> dict[str, pd.DataFrame]:
     """One table per notebook: (experiment, dataset, model, run size) down, metrics across."""
     frame = results_frame(rows)
     return {notebook: part.pivot_table(index=["experiment", "dataset", "model", "run_size"],
-                                       columns="metric",
-                                       values="value", aggfunc="first")
+                                       columns="metric", values="value", aggfunc="first")
             for notebook, part in frame.groupby("notebook", sort=True)}
 
 

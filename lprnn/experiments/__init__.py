@@ -36,5 +36,5 @@ from lprnn.experiments.training import train_lprnn
 
 __all__ = ["BUDGETS", "Budget", "ExperimentResult", "ann_to_snn", "baselines_and_conversions",
            "budget", "calibration_inputs", "check_parameters", "energy", "figure_path",
-           "fsdd_generalization", "lava_check", "lava_equivalence", "notebook_parameters", "sigma_delta_encoding", "temporal_tasks", "train_lprnn",
-           "weight_precision"]
+           "fsdd_generalization", "lava_check", "lava_equivalence", "notebook_parameters",
+           "sigma_delta_encoding", "temporal_tasks", "train_lprnn", "weight_precision"]

@@ -213,5 +213,5 @@ def notebook_parameters(namespace: Mapping[str, Any], experiment: Callable) -> d
 
 __all__ = ["BUDGETS", "Budget", "ExperimentResult", "HEADLINE_RECIPES", "HEADLINE_SEEDS",
            "budget", "calibration_inputs", "check_parameters", "check_seeds", "figure_path",
-           "notebook_parameters",
-           "recipe_for", "resolve", "rows_from_table", "seeds_for", "splits", "summary_row"]
+           "notebook_parameters", "recipe_for", "resolve", "rows_from_table", "seeds_for",
+           "splits", "summary_row"]

@@ -59,8 +59,11 @@ HEADLINE: dict[str, tuple[str, ...] | None] = {
     "fsdd_sweep": ("test_accuracy",),
 }
 # Real human speech (lprnn.reproduce.SPEECH_RECIPES, and datasets named after them) leads the
-# table; a recipe notebook's row of a speech recipe is regenerated with that recipe_name.
+# table; a recipe notebook's row of a speech recipe is regenerated with that recipe_name, and so
+# is notebook 08's (its digits run draws the speech frontier too, and the recipe's own run
+# gives the same rows without the digits model: energy_frontier.frontier_recipes).
 SPEECH_DATASET_PREFIX = "fsdd"
+RECIPE_COMMAND_NOTEBOOKS = (*RECIPE_NOTEBOOKS, "08_energy.ipynb")
 
 
 def repository_readme() -> Path:
@@ -73,17 +76,17 @@ def repository_results_csv() -> Path:
 
 
 def papermill_command(notebook: str, dataset: str = "", run_size: str = "default") -> str:
-    """The command that re-executes one notebook, as ``make reproduce`` does (with
-    ``-p recipe_name`` for a recipe notebook's real-speech rows, including those whose dataset
-    is labelled, e.g. ``fsdd (out of domain: ...)``, and ``-p full True`` or ``-p quick True``
-    for the rows of those run sizes)."""
+    """The command that regenerates one notebook's row (with ``-p recipe_name`` for the
+    real-speech rows of :data:`RECIPE_COMMAND_NOTEBOOKS`, including those whose dataset is
+    labelled, e.g. ``fsdd (out of domain: ...)``, and ``-p full True`` or ``-p quick True`` for
+    the rows of those run sizes)."""
     if run_size not in results.RUN_SIZES:
         raise ValueError(f"run_size={run_size!r}: expected one of {list(results.RUN_SIZES)}")
     recipe = dataset.split(" (", 1)[0]
     stem = notebook.removesuffix(".ipynb")
     suffix = "" if run_size == "default" else f".{run_size}"
     size_option = "" if run_size == "default" else f" -p {run_size} True"
-    if notebook in RECIPE_NOTEBOOKS and recipe in SPEECH_RECIPES:
+    if notebook in RECIPE_COMMAND_NOTEBOOKS and recipe in SPEECH_RECIPES:
         return (f"papermill notebooks/{notebook} build/executed/{stem}.{recipe}{suffix}.ipynb "
                 f"-p recipe_name {recipe}{size_option}")
     return f"papermill notebooks/{notebook} build/executed/{stem}{suffix}.ipynb{size_option}"

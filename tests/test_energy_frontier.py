@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.datasets import fsdd
 from lprnn.experiments import energy_frontier as ef
 from lprnn.snn import energy
 
@@ -91,3 +92,21 @@ def test_experiments_return_tables_and_rows():
     assert {r["experiment"] for r in coded.rows} == {"energy_input_coding", "energy_reconciliation"}
     assert all(r["metric"].endswith("_estimate") for r in coded.rows
                if r["experiment"] == "energy_reconciliation")
+
+
+def test_frontier_recipes_follow_the_notebook_recipe(monkeypatch):
+    monkeypatch.setattr(fsdd, "available", lambda: True)
+    assert ef.frontier_recipes() == ["fsdd_speakers", "digits"]
+    assert ef.frontier_recipes("fsdd_speakers") == ["fsdd_speakers"]
+    monkeypatch.setattr(fsdd, "available", lambda: False)
+    assert ef.frontier_recipes("digits") == ["digits"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not fsdd.available(), reason="the Free Spoken Digit Dataset is not at hand")
+def test_a_recipe_frontier_does_not_depend_on_the_others():
+    """The README regenerates a recipe's frontier rows from a run on that recipe alone."""
+    alone = ef.energy_frontier(["digits"], size="quick")
+    with_another = ef.energy_frontier(["fsdd_speakers", "digits"], size="quick")
+    assert [r for r in with_another.rows if r["dataset"] == "digits"] == alone.rows
+    assert any(r["dataset"] == "fsdd_speakers" for r in with_another.rows)

@@ -193,5 +193,10 @@ def test_full_size_rows_have_their_own_line_and_command():
                              "fsdd_speakers -p full True` |")
     assert readme_table.papermill_command("08_energy.ipynb", "digits", "full") == (
         "papermill notebooks/08_energy.ipynb build/executed/08_energy.full.ipynb -p full True")
+    assert readme_table.papermill_command("08_energy.ipynb", "fsdd_speakers", "full") == (
+        "papermill notebooks/08_energy.ipynb build/executed/08_energy.fsdd_speakers.full.ipynb "
+        "-p recipe_name fsdd_speakers -p full True")
+    assert readme_table.papermill_command("04_loihi_lava.ipynb", "fsdd_speakers") == (
+        "papermill notebooks/04_loihi_lava.ipynb build/executed/04_loihi_lava.ipynb")
     with pytest.raises(ValueError, match="run_size='huge'"):
         readme_table.papermill_command("08_energy.ipynb", "digits", "huge")

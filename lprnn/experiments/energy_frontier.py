@@ -20,8 +20,9 @@ from the counted operations times Loihi's published per-operation energies
 A point is on the Pareto front when no other point has lower or equal energy and higher or
 equal SNN accuracy, one of them strictly.
 
-Two experiments (notebook 08): :func:`energy_frontier` (the frontier per recipe, and whether a
-point reaches 50× the dense Cortex-M4 within one point of the ANN's accuracy) and
+Two experiments (notebook 08): :func:`energy_frontier` (the frontier per recipe of
+:func:`frontier_recipes`, and whether a point reaches 50× the dense Cortex-M4 within one point
+of the ANN's accuracy) and
 :func:`input_coding_and_reconciliation` (the graded against the ΣΔ-encoded input at the
 notebook's k, and the seed's ≥ 500× reconciled, :func:`lprnn.snn.energy.reconciliation_table`).
 """
@@ -38,6 +39,7 @@ import torch
 
 from lprnn.ann.model import LpRNNClassifier
 from lprnn.ann.train import load_or_train
+from lprnn.datasets import fsdd
 from lprnn.experiments.ann_to_snn import trained_and_mapped
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
                                       recipe_for, resolve, rows_from_table, splits, summary_row)
@@ -199,17 +201,29 @@ def target_point(table: pd.DataFrame, *, min_ratio: float = 50.0,
 
 QUICK_POINTS = (FrontierPoint(2), FrontierPoint(2, "sigma_delta"))
 QUICK_SAMPLES = 4
+FRONTIER_SPEECH_RECIPE = "fsdd_speakers"
 
 
-def energy_frontier(recipe_names: Sequence[str] = ("fsdd_speakers", "digits"),
-                    size: str = "default", seeds: Sequence[int] = (0,),
-                    frontier_samples: int | None = None,
+def frontier_recipes(recipe_name: str = "digits") -> list[str]:
+    """The recipes notebook 08 draws the frontier on: its own recipe; for the built-in digits
+    (its default) the speaker-held-out real speech first, when the Free Spoken Digit Dataset is
+    at hand (:func:`lprnn.datasets.fsdd.available`). Each recipe's frontier depends on that
+    recipe alone, so ``recipe_name="fsdd_speakers"`` regenerates the speech rows of a digits
+    run without the digits model (at the paper size: without training it)."""
+    if recipe_name != "digits":
+        return [recipe_name]
+    return [FRONTIER_SPEECH_RECIPE, "digits"] if fsdd.available() else ["digits"]
+
+
+def energy_frontier(recipe_names: Sequence[str] | None = None, size: str = "default",
+                    seeds: Sequence[int] = (0,), frontier_samples: int | None = None,
                     points: Sequence[FrontierPoint] | None = None, min_ratio: float = 50.0,
                     max_accuracy_drop: float = 0.01) -> ExperimentResult:
-    """The frontier per recipe (its trained model per seed, mapped with the common calibration
-    set, on its first ``frontier_samples`` test clips: the whole test set unless given; 4 clips
-    and two points at the quick size) and the search for a point at ``min_ratio`` × the dense
-    Cortex-M4 within ``max_accuracy_drop`` of the ANN.
+    """The frontier per recipe (None: :func:`frontier_recipes` of the digits), on its trained
+    model per seed mapped with the common calibration set, on its first ``frontier_samples``
+    test clips (the whole test set unless given; 4 clips and two points at the quick size),
+    and the search for a point at ``min_ratio`` × the dense Cortex-M4 within
+    ``max_accuracy_drop`` of the ANN.
 
     Tables: ``frontier`` (every point, recipe and seed; :func:`frontier`) and ``target`` (per
     recipe and seed, :func:`target_point`). Rows: the points on the Pareto front of each
@@ -217,6 +231,7 @@ def energy_frontier(recipe_names: Sequence[str] = ("fsdd_speakers", "digits"),
     estimate and its ratios to the Cortex-M4.
     """
     seeds = check_seeds(seeds)
+    recipe_names = frontier_recipes() if recipe_names is None else list(recipe_names)
     if size == "quick":
         points = QUICK_POINTS if points is None else points
         frontier_samples = QUICK_SAMPLES if frontier_samples is None else frontier_samples

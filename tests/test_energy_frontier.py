@@ -46,7 +46,7 @@ def test_tiny_frontier_and_target():
     points = [ef.FrontierPoint(2), ef.FrontierPoint(6), ef.FrontierPoint(6, "sigma_delta",
                                                                          encoder_time_constant=1.0)]
     table = ef.frontier(model, x, labels, x, points)
-    assert len(table) == 3 and table["pareto"].any()
+    assert len(table) == 3 and table["pareto"].any() and (table["chance"] == 1 / 3).all()
     assert set(table["basis"]) == {energy.ESTIMATE_LABEL}
     # energy terms add up; the dense-M4 ratio is the M4 energy over the total
     np.testing.assert_allclose(table[["synaptic_uJ", "neuron_uJ", "spike_uJ"]].sum(axis=1),
@@ -67,9 +67,11 @@ def test_rows_for_pareto_points_and_figure():
         snn_accuracy=[0.75, 0.5], n_clips=[4, 4], agreement=[1.0, 0.5], energy_uJ=[1.0, 2.0],
         ratio_m4_dense=[10.0, 5.0], ratio_m4_sparse=[5.0, 2.5], neuron_fraction=[0.1, 0.2],
         input_coding=["graded", "sigma_delta"], steps_per_ann_step=[2, 4],
-        reference_ann_accuracy=0.8, m4_dense_uJ=20.0))
+        reference_ann_accuracy=0.8, m4_dense_uJ=20.0, chance=0.05))
     rows = ef._front_rows(table, "digits", seed=0, size="quick")
     assert {r["model"] for r in rows} == {"lpRNN → SNN | a"}
+    near = ef._front_rows(table.assign(snn_accuracy=[0.075, 0.5]), "digits", 0, "quick")
+    assert {r["model"] for r in near} == {"lpRNN → SNN | a (near chance: chance level 0.05)"}
     accuracy = next(r for r in rows if r["metric"] == "snn_accuracy")
     assert accuracy["ci_low"] < 0.75 < accuracy["ci_high"] and accuracy["n_clips"] == 4
     assert accuracy["dataset"] == "digits" and accuracy["run_size"] == "quick"

@@ -161,7 +161,8 @@ def frontier(model: LpRNNClassifier, x: torch.Tensor, labels: torch.Tensor,
              calibration: torch.Tensor, points: Sequence[FrontierPoint] | None = None, *,
              progress: bool = False) -> pd.DataFrame:
     """One row per point (:func:`measure_point`), with the reference ANN's accuracy (the model
-    as trained), the drop from it, and the Pareto flag over (energy, SNN accuracy)."""
+    as trained), the drop from it, the chance level (one over the classes) and the Pareto flag
+    over (energy, SNN accuracy)."""
     if labels.shape != x.shape[:1]:
         raise ValueError(f"labels have shape {tuple(labels.shape)}: expected [{x.shape[0]}]")
     points = default_points() if points is None else list(points)
@@ -176,6 +177,7 @@ def frontier(model: LpRNNClassifier, x: torch.Tensor, labels: torch.Tensor,
     reference = float((_ann_predictions(model.eval(), x) == labels).double().mean())
     table["reference_ann_accuracy"] = reference
     table["accuracy_drop"] = reference - table["snn_accuracy"]
+    table["chance"] = 1.0 / model.config.n_classes
     table["pareto"] = pareto_front(table["energy_uJ"], table["snn_accuracy"])
     return table
 
@@ -202,6 +204,7 @@ def target_point(table: pd.DataFrame, *, min_ratio: float = 50.0,
 QUICK_POINTS = (FrontierPoint(2), FrontierPoint(2, "sigma_delta"))
 QUICK_SAMPLES = 4
 FRONTIER_SPEECH_RECIPE = "fsdd_speakers"
+NEAR_CHANCE = 2.0   # a front point below this many times the chance level is labelled so
 
 
 def frontier_recipes(recipe_name: str = "digits") -> list[str]:
@@ -254,11 +257,15 @@ def energy_frontier(recipe_names: Sequence[str] | None = None, size: str = "defa
 
 
 def _front_rows(table: pd.DataFrame, recipe_name: str, seed: int, size: str) -> list[dict[str, Any]]:
-    """Result rows for the Pareto points of one recipe and seed."""
+    """Result rows for the Pareto points of one recipe and seed; a point whose SNN accuracy is
+    below :data:`NEAR_CHANCE` times the chance level says so in its model label (the cheapest
+    point is on the front whatever its accuracy)."""
     rows = []
     for point in table[table["pareto"]].itertuples():
         common = dict(seeds=[seed], size=size, n_clips=int(point.n_clips))
         model = f"lpRNN → SNN | {point.label}"
+        if point.snn_accuracy < NEAR_CHANCE * point.chance:
+            model += f" (near chance: chance level {point.chance:.3g})"
         for metric, proportion in (("snn_accuracy", True), ("agreement", True),
                                    ("energy_uJ", False), ("ratio_m4_dense", False),
                                    ("ratio_m4_sparse", False), ("neuron_fraction", False)):

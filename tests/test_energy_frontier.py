@@ -103,6 +103,16 @@ def test_frontier_recipes_follow_the_notebook_recipe(monkeypatch):
     monkeypatch.setattr(fsdd, "available", lambda: False)
     assert ef.frontier_recipes("digits") == ["digits"]
 
+    class FirstRecipe(Exception):
+        pass
+
+    def first_recipe(name, *args):
+        raise FirstRecipe(name)
+
+    monkeypatch.setattr(ef, "recipe_for", first_recipe)   # the frontier's default starts here
+    with pytest.raises(FirstRecipe, match="^fsdd$"):
+        ef.energy_frontier(size="quick", recipe_name="fsdd")
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(not fsdd.available(), reason="the Free Spoken Digit Dataset is not at hand")

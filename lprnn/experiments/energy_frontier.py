@@ -221,11 +221,12 @@ def frontier_recipes(recipe_name: str = "digits") -> list[str]:
 def energy_frontier(recipe_names: Sequence[str] | None = None, size: str = "default",
                     seeds: Sequence[int] = (0,), frontier_samples: int | None = None,
                     points: Sequence[FrontierPoint] | None = None, min_ratio: float = 50.0,
-                    max_accuracy_drop: float = 0.01) -> ExperimentResult:
-    """The frontier per recipe (None: :func:`frontier_recipes` of the digits), on its trained
-    model per seed mapped with the common calibration set, on its first ``frontier_samples``
-    test clips (the whole test set unless given; 4 clips and two points at the quick size),
-    and the search for a point at ``min_ratio`` × the dense Cortex-M4 within
+                    max_accuracy_drop: float = 0.01,
+                    recipe_name: str = "digits") -> ExperimentResult:
+    """The frontier per recipe of ``recipe_names`` (None: :func:`frontier_recipes` of the
+    notebook's ``recipe_name``), on its trained model per seed mapped with the common
+    calibration set, on its first ``frontier_samples`` test clips (the whole test set unless
+    given; 4 clips and two points at the quick size), and the search for a point at ``min_ratio`` × the dense Cortex-M4 within
     ``max_accuracy_drop`` of the ANN.
 
     Tables: ``frontier`` (every point, recipe and seed; :func:`frontier`) and ``target`` (per
@@ -234,7 +235,7 @@ def energy_frontier(recipe_names: Sequence[str] | None = None, size: str = "defa
     estimate and its ratios to the Cortex-M4.
     """
     seeds = check_seeds(seeds)
-    recipe_names = frontier_recipes() if recipe_names is None else list(recipe_names)
+    recipe_names = frontier_recipes(recipe_name) if recipe_names is None else list(recipe_names)
     if size == "quick":
         points = QUICK_POINTS if points is None else points
         frontier_samples = QUICK_SAMPLES if frontier_samples is None else frontier_samples

@@ -15,10 +15,12 @@ from lprnn.snn.network import LoihiLayer, LoihiNetwork, LoihiReadout, SigmaDelta
 h5py = pytest.importorskip("h5py")
 
 
-def _network(source: str = "spike_counts", drive_max: int | None = None) -> LoihiNetwork:
+def _network(source: str = "spike_counts", drive_max: int | None = None,
+             payload_max: int = 1) -> LoihiNetwork:
     rng = np.random.default_rng(0)
     neuron = SigmaDeltaFixedParams(decay_in=409, decay_ip=91, decay_v=4096, decay_fb=409,
-                                   feedback_weight=-1200, threshold=0, drive_max=drive_max)
+                                   feedback_weight=-1200, threshold=0, drive_max=drive_max,
+                                   payload_max=payload_max)
     layers = [
         LoihiLayer("lpff", rng.integers(-128, 128, (5, 3)).astype(np.int32) * 2, 2,
                    rng.integers(-50, 50, 5).astype(np.int32), 3, neuron, 1024.0),
@@ -46,9 +48,11 @@ def _assert_same(a: LoihiNetwork, b: LoihiNetwork) -> None:
                 assert same(getattr(obj_a, field.name), getattr(obj_b, field.name)), field.name
 
 
-@pytest.mark.parametrize("source, drive_max", [("spike_counts", None), ("decoded", 5000)])
-def test_round_trip_all_formats(tmp_path, source, drive_max):
-    network = _network(source, drive_max)
+@pytest.mark.parametrize("source, drive_max, payload_max", [("spike_counts", None, 1),
+                                                            ("decoded", 5000, 1),
+                                                            ("spike_counts", 5000, 7)])
+def test_round_trip_all_formats(tmp_path, source, drive_max, payload_max):
+    network = _network(source, drive_max, payload_max)
     paths = export.export_network(network, tmp_path / "net")
     assert sorted(paths) == ["h5", "json", "npz"] and all(p.is_file() for p in paths.values())
     x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))

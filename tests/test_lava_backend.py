@@ -47,16 +47,17 @@ def float_params(neuron: SigmaDeltaFixedParams) -> SigmaDeltaParams:
         *(getattr(neuron, name) / hardware.DECAY_UNITY
           for name in ("decay_in", "decay_ip", "decay_v", "decay_fb")),
         float(neuron.feedback_weight), float(neuron.threshold),
-        None if neuron.drive_max is None else float(neuron.drive_max))
+        None if neuron.drive_max is None else float(neuron.drive_max), neuron.payload_max)
 
 
-def _hand_network(k: int = 4) -> LoihiNetwork:
+def _hand_network(k: int = 4, payload_max: int = 1) -> LoihiNetwork:
     rng = np.random.default_rng(0)
+    neuron = replace(NEURON, payload_max=payload_max)
     layers = [
         LoihiLayer("lpff", rng.integers(-128, 128, (5, 3)).astype(np.int32) * 2, 2,
-                   rng.integers(-50, 50, 5).astype(np.int32), 3, NEURON, 1024.0),
+                   rng.integers(-50, 50, 5).astype(np.int32), 3, neuron, 1024.0),
         LoihiLayer("rnn_layers.0", rng.integers(-128, 128, (4, 5)).astype(np.int32) * 2, 1,
-                   rng.integers(-50, 50, 4).astype(np.int32), 0, NEURON, 512.0,
+                   rng.integers(-50, 50, 4).astype(np.int32), 0, neuron, 512.0,
                    recurrent_weights=rng.integers(-128, 128, (4, 4)).astype(np.int32) * 2,
                    recurrent_weight_exp=1),
     ]
@@ -64,10 +65,11 @@ def _hand_network(k: int = 4) -> LoihiNetwork:
     return LoihiNetwork(layers, readout, steps_per_ann_step=k, input_scale=64.0)
 
 
-def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
+def _random_network(seed: int, saturating: bool, payload_max: int = 1) -> LoihiNetwork:
     """Exercises every sign mode, positive and negative exponents, recurrence (with and without
     extra recurrent delays, i.e. DelayDense) and, when
-    ``saturating``, 24-bit saturation (large biases and inputs); otherwise moderate activity."""
+    ``saturating``, 24-bit saturation (large biases and inputs); otherwise moderate activity.
+    ``payload_max`` > 1: graded spikes with payloads up to it."""
     rng = np.random.default_rng(seed)
     bias_exps = (3, 8) if saturating else (0, 2)
     sizes = [4, 7, 6, 5]
@@ -86,7 +88,7 @@ def _random_network(seed: int, saturating: bool) -> LoihiNetwork:
             decay_v=int(rng.choice([0, 2048, 4096])), decay_fb=int(rng.integers(1, 800)),
             feedback_weight=-int(rng.integers(100, 20_000)),
             threshold=int(rng.choice([0, 1000])),
-            drive_max=None if i % 2 else int(rng.integers(1, 2 ** 22)))
+            drive_max=None if i % 2 else int(rng.integers(1, 2 ** 22)), payload_max=payload_max)
         recurrent = rng.integers(-128, 128, (n, n)).astype(np.int32) * 2 if i > 0 else None
         layers.append(LoihiLayer(
             f"layer{i}", w.astype(np.int32), int(rng.integers(-3, 8)),
@@ -250,6 +252,27 @@ def test_random_networks_equal_simulator(seed, saturating):
     _assert_equal_to_simulator(_random_network(seed, saturating), _random_inputs(seed))
 
 
+GRADED_CASES = [(1, False, 7), (2, True, 3)]
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("seed, saturating, payload_max", GRADED_CASES)
+def test_graded_spike_networks_equal_simulator(seed, saturating, payload_max):
+    """Graded spikes: payloads through Dense and DelayDense with message bits, recorded as
+    uint8 (the simulator's torch path; its kernel takes binary spikes only)."""
+    _assert_equal_to_simulator(_random_network(seed, saturating, payload_max),
+                               _random_inputs(seed))
+
+
+@pytest.mark.parametrize("seed, saturating, payload_max", GRADED_CASES)
+def test_graded_spike_networks_are_demanding(seed, saturating, payload_max):
+    """Guards the test above: payloads of more than one step, and at the ceiling, occur."""
+    result = snn.simulate(_random_network(seed, saturating, payload_max), _random_inputs(seed),
+                          record=True, allow_saturation=True)
+    payloads = torch.cat([s.flatten() for s in result.spikes.values()]).to(torch.int64)
+    assert int((payloads > 1).sum()) > 0 and int((payloads == payload_max).sum()) > 0
+
+
 @pytest.mark.lava
 def test_small_state_network_equals_simulator():
     _assert_equal_to_simulator(_small_state_network(), _small_state_inputs())
@@ -271,8 +294,9 @@ def test_random_networks_are_demanding(seed, saturating):
 
 
 @pytest.mark.lava
-def test_floating_pt_equals_float_reference():
-    network = _hand_network()
+@pytest.mark.parametrize("payload_max", [1, 7])
+def test_floating_pt_equals_float_reference(payload_max):
+    network = _hand_network(payload_max=payload_max)
     x = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(3))
     result = run_on_lava(network, x, numeric="floating_pt")
     k, n_steps = network.steps_per_ann_step, 5 * network.steps_per_ann_step
@@ -292,7 +316,7 @@ def test_floating_pt_equals_float_reference():
             s, states[i] = sigma_delta_step(a, torch.as_tensor(layer.bias, dtype=torch.float64),
                                             states[i], float_params(layer.neuron))
             new.append(s)
-            recorded[i].append(s.bool())
+            recorded[i].append(s.bool() if payload_max == 1 else s.to(torch.uint8))
         spikes = new
     for layer, mine in zip(network.layers, recorded):
         np.testing.assert_array_equal(result.spikes[layer.name], torch.stack(mine, 1).numpy(),

@@ -104,9 +104,38 @@ def test_papers_neuron_variant():
     assert all(layer.neuron.drive_max > 0 for layer in drive.layers)
 
 
-def test_mapped_network_round_trips_through_files(tmp_path):
+@pytest.mark.parametrize("bits", [2, 3, 5])
+def test_graded_spikes_make_the_step_finer_by_their_payload(bits):
+    """spike_bits b: payload P = 2^b − 1, feedback weight and quantization step P times
+    smaller (to rounding), the same decays and ceiling; the exact bounds still hold."""
+    x = smooth_input()
+    binary = map_network(small_model(), 10, calibration=x)
+    graded = map_network(small_model(), 10, calibration=x, spike_bits=bits)
+    payload = 2 ** bits - 1
+    assert graded.metadata["spike_bits"] == bits and binary.metadata["spike_bits"] == 1
+    assert graded.metadata["quantization_step"] == pytest.approx(
+        binary.metadata["quantization_step"] / payload)
+    for b, g in zip(binary.layers, graded.layers):
+        assert g.neuron.payload_max == payload and b.neuron.payload_max == 1
+        assert (g.neuron.decay_ip, g.neuron.decay_fb) == (b.neuron.decay_ip, b.neuron.decay_fb)
+        ceiling = -g.neuron.feedback_weight * payload * hardware.DECAY_UNITY / g.neuron.decay_fb
+        assert ceiling / g.state_scale == pytest.approx(small_model().config.a_max, rel=1e-3)
+    result = simulate(graded, x, track_state_max=True, record=True)
+    assert max(result.state_max.values()) < hardware.STATE_MAX
+    assert max(int(s.max()) for s in result.spikes.values()) > 1
+
+
+def test_too_many_spike_bits_for_the_state_range_says_so():
+    """With 8-bit payloads the smallest exact weight scale of this model's hidden layer would
+    saturate its synaptic current: the error names the layer and the remedy."""
+    with pytest.raises(MappingError, match="layer rnn_layers.0.*try fewer spike_bits"):
+        map_network(small_model(), 10, spike_bits=8)
+
+
+@pytest.mark.parametrize("spike_bits", [1, 3])
+def test_mapped_network_round_trips_through_files(tmp_path, spike_bits):
     x = smooth_input(batch=2, steps=12)
-    network = map_network(small_model(), 4, calibration=x)
+    network = map_network(small_model(), 4, calibration=x, spike_bits=spike_bits)
     loaded = LoihiNetwork.load(network.save(tmp_path / "net"))
     a, b = simulate(network, x), simulate(loaded, x)
     assert torch.equal(a.logits, b.logits)
@@ -177,7 +206,10 @@ def test_rejects_a_bias_beyond_the_mantissa_range():
                                           (dict(threshold="one"), "threshold='one'"),
                                           (dict(readout="logits"), "readout='logits'"),
                                           (dict(recurrent_delay=-2), "recurrent_delay=-2"),
-                                          (dict(headroom_bits=-1.0), "headroom_bits")])
+                                          (dict(headroom_bits=-1.0), "headroom_bits"),
+                                          (dict(spike_bits=0), "spike_bits=0"),
+                                          (dict(spike_bits=9), "spike_bits=9"),
+                                          (dict(spike_bits=2.0), "spike_bits=2.0")])
 def test_rejects_bad_options(kwargs, match):
     with pytest.raises(MappingError, match=match):
         map_network(small_model(), 10, **kwargs)

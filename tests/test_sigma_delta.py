@@ -69,7 +69,9 @@ def _reference(inputs, biases, p: SigmaDeltaFixedParams):
         i_in = min(hi, max(lo, decay(i_in, p.decay_in) + a))
         i_ip = min(hi, max(0, decay(i_ip, p.decay_ip) + i_in + b))
         v = min(hi, max(0, decay(v, p.decay_v) + i_ip + i_fb))
-        s = v > p.threshold
+        s = int(v > p.threshold)
+        if s and p.payload_max > 1:   # graded: how many steps |w_fb| v exceeds θ by, ≤ P
+            s = min(p.payload_max, -(-(v - p.threshold) // -p.feedback_weight))
         if s:
             v = 0
         i_fb = min(hi, max(lo, decay(i_fb, p.decay_fb) + p.feedback_weight * s))
@@ -77,14 +79,16 @@ def _reference(inputs, biases, p: SigmaDeltaFixedParams):
     return out
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_fixed_matches_independent_integer_reference(seed):
+    """Seeds 4 and 5: graded spikes (payloads up to 3 and 255)."""
     rng = random.Random(seed)
     n_neurons, n_steps = 6, 300
     params = SigmaDeltaFixedParams(
         decay_in=rng.choice([0, 91, 1000, 4096]), decay_ip=rng.randint(1, 4096),
         decay_v=rng.choice([0, 300, 4096]), decay_fb=rng.randint(1, 4096),
-        feedback_weight=-rng.randint(1, 2 ** 20), threshold=rng.choice([0, 17, 5000]))
+        feedback_weight=-rng.randint(1, 2 ** 20), threshold=rng.choice([0, 17, 5000]),
+        payload_max={4: 3, 5: 255}.get(seed, 1))
     # Large inputs drive the states into 24-bit saturation on purpose.
     scale = rng.choice([100, 10 ** 5, 10 ** 7])
     inputs = [[rng.randint(-scale, scale) for _ in range(n_neurons)] for _ in range(n_steps)]
@@ -94,7 +98,7 @@ def test_fixed_matches_independent_integer_reference(seed):
     for row in inputs:
         spikes, state = sigma_delta_step_fixed(torch.tensor(row), torch.tensor(biases), state,
                                                params)
-        got.append([(bool(spikes[j]), *(int(x[j]) for x in state)) for j in range(n_neurons)])
+        got.append([(int(spikes[j]), *(int(x[j]) for x in state)) for j in range(n_neurons)])
     for j in range(n_neurons):
         expected = _reference([row[j] for row in inputs], [biases[j]] * n_steps, params)
         assert [step[j] for step in got] == expected
@@ -127,22 +131,27 @@ def test_decoded_output_converges_to_constant_input(value):
     assert max(abs(x - value) for x in decoded) <= step + 1e-9
 
 
-def test_float_and_fixed_paths_agree_on_spike_trains():
+@pytest.mark.parametrize("payload_max", [1, 7])
+def test_float_and_fixed_paths_agree_on_spike_trains(payload_max):
     # Without decays (d = 0; d_v = 1 is a reset) the fixed path is plain integer addition, so
     # the float path on integer inputs must reproduce it exactly, spikes and states.
-    params_f = SigmaDeltaParams(0.0, 0.0, 1.0, 0.0, -64.0, 0.0)
-    params_i = SigmaDeltaFixedParams(0, 0, 4096, 0, -64, 0)
-    inputs = [3, -1, 4, 1, -5, 9, -2, 6, -5, 3]
+    params_f = SigmaDeltaParams(0.0, 0.0, 1.0, 0.0, -8.0, 4.0, payload_max=payload_max)
+    params_i = SigmaDeltaFixedParams(0, 0, 4096, 0, -8, 4, payload_max=payload_max)
+    inputs = [3, -1, 40, 1, -5, 9, -2, 60, -50, 3, 25, 0]
     sf, si = initial_state((1,), torch.float64), initial_state((1,))
+    payloads = []
     for a in inputs:
         spf, sf = sigma_delta_step(torch.tensor([float(a)], dtype=torch.float64), 0.0, sf, params_f)
         spi, si = sigma_delta_step_fixed(torch.tensor([a]), 0, si, params_i)
-        assert bool(spf[0]) == bool(spi[0])
+        assert float(spf[0]) == int(spi[0])
+        payloads.append(int(spi[0]))
         assert [float(x[0]) for x in sf] == [float(x[0]) for x in si]
+    assert max(payloads) == payload_max   # graded: payloads up to the ceiling occur
 
 
 @pytest.mark.parametrize("field,value", [("decay_in", -0.1), ("decay_fb", 1.5),
-                                         ("feedback_weight", 1.0), ("threshold", -1.0)])
+                                         ("feedback_weight", 1.0), ("threshold", -1.0),
+                                         ("payload_max", 0), ("payload_max", 2.0)])
 def test_float_params_reject_bad_values(field, value):
     kwargs = dict(decay_in=0.1, decay_ip=0.1, decay_v=1.0, decay_fb=0.1,
                   feedback_weight=-1.0, threshold=0.0)
@@ -153,7 +162,8 @@ def test_float_params_reject_bad_values(field, value):
 
 @pytest.mark.parametrize("field,value", [("decay_ip", 4097), ("decay_v", -1), ("decay_in", 1.5),
                                          ("feedback_weight", 0), ("threshold", -2),
-                                         ("feedback_weight", -2 ** 24)])
+                                         ("feedback_weight", -2 ** 24), ("payload_max", 0),
+                                         ("payload_max", 256), ("payload_max", True)])
 def test_fixed_params_validation(field, value):
     kwargs = dict(decay_in=91, decay_ip=91, decay_v=4096, decay_fb=91, feedback_weight=-100,
                   threshold=0)

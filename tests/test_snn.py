@@ -56,7 +56,11 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
             s["i_ip"] = np.clip(decay(s["i_ip"], p.decay_ip) + u, 0, STATE_MAX)
             s["v"] = np.clip(decay(s["v"], p.decay_v) + s["i_ip"] + s["i_fb"], 0, STATE_MAX)
             fired = s["v"] > p.threshold
-            s["v"][fired] = 0
+            if p.payload_max > 1:   # graded: steps |w_fb| by which v exceeds θ, at most P
+                fired = np.where(fired, np.minimum(
+                    p.payload_max, np.ceil((s["v"] - p.threshold) / -p.feedback_weight)
+                ).astype(np.int64), 0)
+            s["v"][fired > 0] = 0
             s["i_fb"] = np.clip(decay(s["i_fb"], p.decay_fb) + p.feedback_weight * fired,
                                 -STATE_MAX, STATE_MAX)
             current.append(fired.astype(np.int64))
@@ -70,9 +74,11 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
     return logits, [np.array(s) for s in spikes_out], saturated_steps
 
 
-def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4)) -> LoihiNetwork:
+def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4),
+                   payload_max: int = 1) -> LoihiNetwork:
     """Arbitrary integers (negative exponents, saturating drives, both clamp variants,
-    recurrent delays) on layers of ``sizes`` (inputs first)."""
+    recurrent delays) on layers of ``sizes`` (inputs first); spikes with payloads up to
+    ``payload_max`` (1: binary)."""
     rng = np.random.default_rng(seed)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -80,7 +86,8 @@ def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4)) -> LoihiNetwor
             decay_in=int(rng.integers(0, 4097)), decay_ip=int(rng.integers(1, 4097)),
             decay_v=int(rng.choice([0, 4096])), decay_fb=int(rng.integers(1, 4097)),
             feedback_weight=-int(rng.integers(1, 2 ** 22)), threshold=int(rng.choice([0, 1000])),
-            drive_max=None if i == 0 else int(rng.integers(1, 2 ** 23)))
+            drive_max=None if i == 0 else int(rng.integers(1, 2 ** 23)),
+            payload_max=payload_max)
         layers.append(LoihiLayer(
             f"layer{i}", rng.integers(-128, 128, (n_out, n_in)).astype(np.int32) * 2,
             int(rng.integers(-3, 8)), rng.integers(-4000, 4000, n_out).astype(np.int32),
@@ -99,7 +106,7 @@ def _assert_matches_reference(net: LoihiNetwork, x: torch.Tensor, backend: str =
         assert result.logits[b].tolist() == logits.tolist()
         for layer, expected, saturated in zip(net.layers, spikes, saturated_steps):
             assert np.array_equal(result.spikes[layer.name][b].numpy(), expected)
-            assert result.spike_counts[layer.name][b].tolist() == expected.sum(0).tolist()
+            assert result.spike_counts[layer.name][b].tolist() == (expected > 0).sum(0).tolist()
             assert int(result.saturated_steps[layer.name][b]) == saturated
 
 
@@ -109,6 +116,19 @@ def test_bit_exact_against_numpy_reference_random_integers(seed, backend):
     net = random_network(seed)
     x = torch.randn(3, 7, 3, generator=torch.Generator().manual_seed(seed)) * 4
     _assert_matches_reference(net, x, backend)
+
+
+@pytest.mark.parametrize("backend", ["kernel", "torch"])
+@pytest.mark.parametrize("seed", range(3))
+def test_graded_spikes_bit_exact_against_numpy_reference(seed, backend):
+    """Graded spikes (payloads up to 7) on both paths; payloads above one step occur."""
+    net = random_network(seed, payload_max=7)
+    if seed % 2:
+        net.readout.source = "spike_counts"   # sums payloads, not events
+    x = torch.randn(3, 7, 3, generator=torch.Generator().manual_seed(seed)) * 4
+    _assert_matches_reference(net, x, backend)
+    spikes = simulate(net, x, record=True, backend=backend, allow_saturation=True).spikes
+    assert max(int(s.max()) for s in spikes.values()) > 1
 
 
 @pytest.mark.parametrize("backend", ["kernel", "torch"])

@@ -184,10 +184,15 @@ def test_trained_network_maps_with_high_agreement_on_held_out_data():
           progress=False)
     held_out = _task(200, 2)
     rows = mapping_accuracy.run(model.eval(), held_out.features, held_out.labels, dataset="toy",
-                                steps=(10,))
+                                steps=(10,), spike_bits=(1, 3))
     value = rows.set_index(["model", "metric"])["value"]
     assert value[("lpRNN, SNN timing, k=10", "ann_accuracy")] > 0.8    # it learned the task
     assert value[("lpRNN, SNN timing, k=10", "agreement")] >= 0.97
+    graded = "lpRNN, SNN timing, k=10, 3-bit graded spikes"
+    assert value[(graded, "agreement")] >= 0.99
+    assert value[(graded, "disagreements_quantization")] <= value[
+        ("lpRNN, SNN timing, k=10", "disagreements_quantization")]
+    assert set(rows.spike_bits) == {1, 3}
     row = rows[(rows.model == "lpRNN, SNN timing, k=10") & (rows.metric == "agreement")].iloc[0]
     assert row.ci_low < row.value <= row.ci_high and row.n_clips == 200
     assert set(rows.metric) >= {"agreement_below_median_margin", "disagreements_timing"}

@@ -39,6 +39,9 @@ BIAS_EXP_MAX = 7
 
 # Graded spikes (the analog input injected into the first layer) carry up to 24 bits.
 GRADED_SPIKE_BITS = 24
+# Graded spikes between ΣΔ neurons (Loihi 2): this package sends payloads of 1 to
+# NEURON_SPIKE_BITS_MAX bits (1 bit: the binary spike of Loihi 1 and of the paper).
+NEURON_SPIKE_BITS_MAX = 8
 
 # Extra synaptic delay of a connection (Lava's DelayDense, fixed_pt): 6 bits on Loihi 2.
 SYNAPTIC_DELAY_MAX = 63

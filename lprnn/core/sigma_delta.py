@@ -17,6 +17,16 @@ One step, in this order (both numeric paths; ``a`` is the synaptic input of the 
     s    = v > θ ;  v ← 0 where s
     i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
 
+Graded spikes (``payload_max`` P > 1, Loihi 2): the spike carries how many quantization
+steps |w_fb| the reconstruction has fallen behind, at most P::
+
+    s    = clip(⌈(v − θ) / |w_fb|⌉, 0, P) ;  v ← 0 where s > 0
+
+which for P = 1 is the binary ``v > θ``. With θ = |w_fb|/2 it rounds ``v / |w_fb|`` to the
+nearest integer, so the reconstruction tracks ``i_ip`` within half a step as before, while
+the ceiling (P steps per SNN step) is P times higher: for the same a_max the step |w_fb| is
+P times finer (the mapper's ``spike_bits``, P = 2^bits − 1).
+
 ``v`` uses the *previous* ``i_fb`` (the reconstruction before this step's spike), ``i_ip``
 uses the *new* ``i_in``. Both ``i_ip`` and ``v`` are clipped below at 0 as in the paper.
 
@@ -91,6 +101,9 @@ class SigmaDeltaFixedParams:
     # i_in + bias is clamped to [0, drive_max] before the low-pass, as the ANN clamps z to
     # [0, a_max] (see lprnn.core.sigma_delta). Older files without it load as None.
     drive_max: int | None = None
+    # Largest spike payload P: 1 is the paper's binary spike; P > 1 a graded spike carrying
+    # the number of quantization steps |w_fb| the reconstruction falls behind (at most P).
+    payload_max: int = 1
 
 
 class SigmaDeltaState(NamedTuple):
@@ -113,6 +126,7 @@ class SigmaDeltaParams:
     feedback_weight: float  # w_fb < 0, added to i_fb at each own spike
     threshold: float        # θ ≥ 0: spike when v > θ
     drive_max: float | None = None  # None: ReLU on i_ip (paper); else clamp i_in + bias
+    payload_max: int = 1            # largest spike payload P (1: binary spikes)
 
     def __post_init__(self) -> None:
         for name in ("decay_in", "decay_ip", "decay_v", "decay_fb"):
@@ -127,6 +141,16 @@ class SigmaDeltaParams:
         if self.drive_max is not None and not self.drive_max > 0:
             raise ValueError(f"SigmaDeltaParams.drive_max={self.drive_max}: expected None or "
                              "a positive drive ceiling")
+        check_payload_max(self.payload_max, "SigmaDeltaParams")
+
+
+def check_payload_max(payload_max: object, where: str) -> None:
+    """Raise ValueError unless ``payload_max`` is an integer P in [1, 2^NEURON_SPIKE_BITS_MAX − 1]."""
+    limit = 2 ** hardware.NEURON_SPIKE_BITS_MAX - 1
+    if isinstance(payload_max, bool) or not isinstance(payload_max, int) \
+            or not 1 <= payload_max <= limit:
+        raise ValueError(f"{where}: payload_max={payload_max!r}, expected an integer spike "
+                         f"payload in [1, {limit}] (1: binary spikes)")
 
 
 def initial_state(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype = torch.int64,
@@ -137,13 +161,14 @@ def initial_state(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype = torc
 
 def sigma_delta_step(synaptic_input: Tensor, bias: Tensor | float, state: SigmaDeltaState,
                      params: SigmaDeltaParams) -> tuple[Tensor, SigmaDeltaState]:
-    """One float step of the ΣΔ neuron (module docstring); returns (spikes as 0/1 floats, state).
+    """One float step of the ΣΔ neuron (module docstring); returns (spikes as float payloads
+    0/1, or 0…P for graded spikes, state).
 
         i_in ← i_in·(1 − d_in) + a
         u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
         i_ip ← max(0, i_ip·(1 − d_ip) + u)
         v    ← max(0, v·(1 − d_v) + i_ip + i_fb)
-        s    = v > θ ;  v ← 0 where s
+        s    = v > θ   (graded: clip(⌈(v − θ)/|w_fb|⌉, 0, P)) ;  v ← 0 where s > 0
         i_fb ← i_fb·(1 − d_fb) + w_fb · s
     """
     if not synaptic_input.is_floating_point():
@@ -155,9 +180,12 @@ def sigma_delta_step(synaptic_input: Tensor, bias: Tensor | float, state: SigmaD
         drive = torch.clamp(drive, 0.0, params.drive_max)
     i_ip = torch.clamp_min(state.i_ip * (1.0 - params.decay_ip) + drive, 0.0)
     v = torch.clamp_min(state.v * (1.0 - params.decay_v) + i_ip + state.i_fb, 0.0)
-    fired = v > params.threshold
-    v = torch.where(fired, torch.zeros_like(v), v)
-    spikes = fired.to(synaptic_input.dtype)
+    if params.payload_max == 1:
+        spikes = (v > params.threshold).to(synaptic_input.dtype)
+    else:
+        spikes = torch.clamp(torch.ceil((v - params.threshold) / -params.feedback_weight),
+                             0.0, params.payload_max)
+    v = torch.where(spikes > 0, torch.zeros_like(v), v)
     i_fb = state.i_fb * (1.0 - params.decay_fb) + params.feedback_weight * spikes
     return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)
 
@@ -190,18 +218,20 @@ def validate_fixed_params(params: SigmaDeltaFixedParams, where: str = "neuron") 
                                          or not 0 < params.drive_max <= hardware.STATE_MAX):
         raise ValueError(f"{where}: drive_max={params.drive_max!r}, expected None or an integer "
                          f"in [1, {hardware.STATE_MAX}]")
+    check_payload_max(params.payload_max, where)
 
 
 def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: SigmaDeltaState,
                            params: SigmaDeltaFixedParams, state_max: int = hardware.STATE_MAX
                            ) -> tuple[Tensor, SigmaDeltaState]:
-    """One fixed-point step (Loihi arithmetic); returns (spikes as bool, state), all int64.
+    """One fixed-point step (Loihi arithmetic); returns (spikes, state): spikes as bool for
+    binary spikes (``payload_max`` 1), int64 payloads 0…P for graded ones; states int64.
 
         i_in ← sat(decay(i_in, d_in) + a)
         u    = i_in + bias   (clip(i_in + bias, 0, drive_max) when drive_max is set)
         i_ip ← clip(decay(i_ip, d_ip) + u, 0, STATE_MAX)
         v    ← clip(decay(v, d_v) + i_ip + i_fb, 0, STATE_MAX)
-        s    = v > θ ;  v ← 0 where s
+        s    = v > θ   (graded: clip(⌈(v − θ)/|w_fb|⌉, 0, P), integer ceiling) ;  v ← 0 where s > 0
         i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
 
     with ``decay`` of :func:`decay_fixed` and ``sat`` of :func:`saturate`. ``params`` is not
@@ -220,8 +250,12 @@ def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: Si
     i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip) + drive, 0, state_max)
     v = torch.clamp(decay_fixed(state.v, params.decay_v) + i_ip + state.i_fb,
                     0, state_max)
-    spikes = v > params.threshold
-    v = v.masked_fill(spikes, 0)
+    if params.payload_max == 1:
+        spikes = v > params.threshold
+    else:
+        step = -params.feedback_weight
+        spikes = torch.clamp((v - params.threshold + step - 1) // step, 0, params.payload_max)
+    v = v.masked_fill(spikes > 0, 0)
     i_fb = torch.clamp(decay_fixed(state.i_fb, params.decay_fb) + params.feedback_weight * spikes,
                        -state_max, state_max)
     return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)

@@ -79,6 +79,7 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
                seeds: Sequence[int] | None = None,
                steps_per_ann_step: int | None = None, sweep_steps: Sequence[int] = (2, 4, 8, 16),
                accuracy_steps: Sequence[int] = (5, 10, 20),
+               accuracy_spike_bits: Sequence[int] = (1, 3),
                test_samples: int | None = None, sweep_samples: int | None = None,
                trace_samples: int | None = None,
                authors_samples: int | None = None) -> ExperimentResult:
@@ -90,8 +91,8 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
     SNN accuracy, agreement, spikes, synaptic operations and the mean decoded correlation on
     the test clips), ``accuracy`` (per seed and k in ``accuracy_steps``: the paper's lpRNN and
     the same weights run with the SNN's timing against the SNN, agreement with its interval,
-    by margin, and at k the cause of every disagreement;
-    :mod:`lprnn.experiments.mapping_accuracy`),
+    by margin, and at k the cause of every disagreement; with binary spikes and with the
+    graded spikes of ``accuracy_spike_bits``; :mod:`lprnn.experiments.mapping_accuracy`),
     ``lags`` (first seed: per layer, the decoded SNN's lag behind the ANN), ``traces``
     (first seed, clip 0), ``sweep`` (per seed and mapping: k sweep and :data:`VARIANTS`) and
     ``authors`` (the authors' checkpoint, when available; on the real-speech recipes also its
@@ -112,7 +113,9 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
             tables.update(mapping=mapper.mapping_report(network), traces=traces)
         x, y = test.features[:b.test_samples], test.labels[:b.test_samples]
         accuracy.append(mapping_accuracy.run(model, x, y, dataset=recipe.name,
-                                             steps=accuracy_steps, with_rate_model=not quick,
+                                             steps=accuracy_steps,
+                                             spike_bits=accuracy_spike_bits,
+                                             with_rate_model=not quick,
                                              rate_model_steps=_attributed(k, accuracy_steps)
                                              ).assign(seed=seed))
         if "lags" not in tables:
@@ -148,6 +151,7 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
                                 n_clips={m: b.authors_samples for m in PROPORTIONS})
         if recipe.name == "fsdd":   # once: fsdd_speakers shares the data, not the split
             on_fsdd = authors_on_fsdd(size, steps=accuracy_steps,
+                                      spike_bits=accuracy_spike_bits,
                                       rate_model_steps=_attributed(k, accuracy_steps))
             tables["authors_fsdd"] = on_fsdd
             rows += accuracy_rows("mapping_accuracy_authors_checkpoint", on_fsdd, seeds=(0,),
@@ -161,6 +165,7 @@ def _attributed(k: int, steps: Sequence[int]) -> tuple[int, ...]:
 
 
 def authors_on_fsdd(size: str, steps: Sequence[int] = (5, 10, 20),
+                    spike_bits: Sequence[int] = (1,),
                     rate_model_steps: Sequence[int] | None = (10,)) -> pd.DataFrame:
     """The authors' HD checkpoint on FSDD's official test split through the authors' own front
     end, with their label convention (English digit d → class 10 + d): how exactly its mapping
@@ -173,7 +178,7 @@ def authors_on_fsdd(size: str, steps: Sequence[int] = (5, 10, 20),
                         quick=size == "quick")
     frame = mapping_accuracy.run(load_authors_checkpoint(), test.features, test.labels,
                                  dataset=f"fsdd ({OUT_OF_DOMAIN})", steps=steps,
-                                 with_rate_model=size != "quick",
+                                 spike_bits=spike_bits, with_rate_model=size != "quick",
                                  rate_model_steps=rate_model_steps)
     return frame.assign(seed=0, model="authors' HD " + frame["model"])
 

@@ -134,13 +134,21 @@ def lag_table(model: LpRNNClassifier, network: LoihiNetwork, x: Tensor) -> pd.Da
                       analysis.layer_lags(traces, rate, k).add_prefix("rate_")], axis=1)
 
 
+def spike_label(spike_bits: int) -> str:
+    """What the model label adds for a mapping with ``spike_bits`` (nothing for binary spikes)."""
+    return "" if spike_bits == 1 else f", {spike_bits}-bit graded spikes"
+
+
 def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
         steps: Sequence[int] = (5, 10, 20), timings: Sequence[str] = tuple(TIMINGS),
-        with_rate_model: bool = True, rate_model_steps: Sequence[int] | None = None,
-        **mapping_options: Any) -> pd.DataFrame:
-    """``model`` (a trained lpRNN) mapped at every k in ``steps`` and compared on (x, labels)
-    as each ANN of ``timings`` (keys of :data:`TIMINGS`). One row per (model, k, metric):
-    columns dataset, model, k, metric, value, ci_low, ci_high, n_clips.
+        spike_bits: Sequence[int] = (1,), with_rate_model: bool = True,
+        rate_model_steps: Sequence[int] | None = None, **mapping_options: Any) -> pd.DataFrame:
+    """``model`` (a trained lpRNN) mapped at every k in ``steps`` and every spike payload of
+    ``spike_bits`` (1: binary spikes; b > 1: graded spikes of b bits, see
+    :mod:`lprnn.snn.mapper`), and compared on (x, labels) as each ANN of ``timings`` (keys of
+    :data:`TIMINGS`). One row per (model, k, spike bits, metric): columns dataset, model, k,
+    spike_bits, metric, value, ci_low, ci_high, n_clips; graded mappings are labelled
+    (:func:`spike_label`).
 
     The rate model, which attributes every disagreement to a cause, runs at the k of
     ``rate_model_steps`` (None: every k of ``steps``; it costs about 15 times the SNN), and at
@@ -155,13 +163,16 @@ def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
     rows = []
     for k in steps:
         timed = with_timing(model, "snn", k)
-        network = map_network(timed, k, **mapping_options)
         anns = {label: timed if TIMINGS[label] == "snn" else with_timing(model, "ann")
                 for label in timings}
         causes = with_rate_model and k in attributed
-        for label, table in compare(anns, network, x, labels, with_rate_model=causes).items():
-            rows += [dict(dataset=dataset, model=f"{label}, k={k}", k=k, **row)
-                     for row in summary_rows(table, causes=causes)]
+        for bits in spike_bits:
+            network = map_network(timed, k, spike_bits=bits, **mapping_options)
+            tables = compare(anns, network, x, labels, with_rate_model=causes)
+            for label, table in tables.items():
+                rows += [dict(dataset=dataset, model=f"{label}, k={k}{spike_label(bits)}", k=k,
+                              spike_bits=bits, **row)
+                         for row in summary_rows(table, causes=causes)]
     return pd.DataFrame(rows)
 
 

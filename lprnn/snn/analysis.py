@@ -5,18 +5,19 @@ decomposition of every disagreement.
 no spike quantization: the same integer weights, biases, decays, clamps, timing and delays
 (``docs/ARCHITECTURE.md``), in float64, with each neuron's ΣΔ comparator replaced by its
 noise-free rate. Per layer l and SNN step n (``k`` steps per ANN step, ``D_l`` the recurrent
-delay, ``β_x = 1 − d_x/4096``, ``ρ`` the spike rate per step, in [0, 1])::
+delay, ``β_x = 1 − d_x/4096``, ``ρ`` the spike payload per step, in [0, P] with P the
+layer's ``payload_max``: 1 for binary spikes)::
 
     a_l(n)  = W_l 2^e · ρ_{l−1}(n−1) + U_l 2^e · ρ_l(n−1−D_l)     (a_0(n) = W_0 2^e x_int[(n−1)//k])
     i_in(n) = β_in · i_in(n−1) + a_l(n)
     u(n)    = clip(i_in(n) + bias, 0, drive_max)          (or i_in + bias, ReLU on i_ip below)
     i_ip(n) = max(0, β_ip · i_ip(n−1) + u(n))
-    ρ(n)    = clip((i_ip(n) − r(n−1) − θ) / |w_fb| + 1/2, 0, 1)        r = −i_fb
+    ρ(n)    = clip((i_ip(n) − r(n−1) − θ) / |w_fb| + 1/2, 0, P)        r = −i_fb
     r(n)    = β_fb · r(n−1) + |w_fb| · ρ(n)
 
 The comparator ``s = [i_ip − r > θ]`` (``d_v = 4096``: the membrane keeps no memory) is a
 rounding quantizer of ``(i_ip − r)/|w_fb|`` for θ = |w_fb|/2; the rate model takes the
-quantizer's input itself, clipped to one spike per step (the rate ceiling, where a_max goes).
+quantizer's input itself, clipped to P per step (the rate ceiling, where a_max goes).
 Readout as in the simulator: ``Σ_window r`` (decoded) or ``Σ_window ρ`` (spike counts) times
 the readout weights plus ``bias · N_w``.
 
@@ -145,14 +146,14 @@ def _rate_batch(network: LoihiNetwork, x: Tensor, window_shift: int, record: boo
                 drive = drive.clamp(0.0, float(p.drive_max))
             i_ip = (keep_ip * i_ip + drive).clamp_min(0.0)
             over += ((i_in.abs() > hardware.STATE_MAX) | (i_ip > hardware.STATE_MAX)).any(1)
-            rho[:, n] = ((i_ip - r - p.threshold) / step + 0.5).clamp(0.0, 1.0)
+            rho[:, n] = ((i_ip - r - p.threshold) / step + 0.5).clamp(0.0, p.payload_max)
             r = keep_fb * r + step * rho[:, n]
             recon[:, n] = r
         if record:
             decoded[layer.name] = recon / layer.state_scale
             rates[layer.name] = rho
         saturated[layer.name] = over
-        at_ceiling[layer.name] = (rho >= 1.0).double().mean(dim=(1, 2))
+        at_ceiling[layer.name] = (rho >= p.payload_max).double().mean(dim=(1, 2))
         presynaptic = rho
         last_recon = recon
     readout_w = torch.as_tensor(np.asarray(network.readout.weights), dtype=torch.float64)

@@ -11,6 +11,9 @@ Loihi (SNN), per inference of ``n`` ANN steps with ``k`` SNN steps each:
     E_SNN = N_synops · E_synop + N_neurons · n · k · E_neuron_update + N_spikes · E_spike
 
 (every ΣΔ neuron is updated at every SNN step: its four states decay, so it is never idle).
+A graded spike (``spike_bits`` > 1 in :func:`lprnn.snn.map_network`) counts as one spike and
+one synaptic operation per synapse it reaches, whatever its payload: no published figure
+prices the payload, so estimates for graded networks rest on that assumption.
 Microcontroller / GPU (ANN), with MAC = multiply-accumulate of the dense network:
 
     MACs per ANN step = Σ_layers (n_in · n_out + n_out² [recurrent]) + n_last · n_classes

@@ -27,7 +27,7 @@ Both writers are atomic (:mod:`lprnn.atomic`): an interrupted export keeps the o
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -187,9 +187,11 @@ def load_netx(path: str | Path) -> LoihiNetwork:
             if "neuron" not in group:
                 raise ValueError(f"{path}: {group.name}/neuron missing")
             neuron_group = group["neuron"]
+            # A file without payload_max (binary spikes) or drive_max takes their defaults.
             neuron = SigmaDeltaFixedParams(**{
                 field.name: item(neuron_group, field.name) if field.name in neuron_group
-                else None for field in fields(SigmaDeltaFixedParams)})
+                else (None if field.default is MISSING else field.default)
+                for field in fields(SigmaDeltaFixedParams)})
             recurrent = text(group, "type") == "dense_rec"
             layers.append(LoihiLayer(
                 name=text(group, "name"), weights=item(group, "weight"),

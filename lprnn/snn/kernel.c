@@ -12,15 +12,20 @@
  *   s    = v > θ ;  v ← 0 where s
  *   i_fb ← sat(decay(i_fb, d_fb) + w_fb · s)
  *
+ * Graded spikes (payload_max P > 1): s = clip(⌈(v − θ)/|w_fb|⌉, 0, P), an event where s > 0
+ * that carries its payload s (the binary spike is P = 1).
+ *
  * decay(x, d) = sign(x) · ((|x| · (4096 − d)) >> 12), sat = clip to ±MAX, MAX = 2^23 − 1.
  *
  * Why 32-bit integers are exact here (the caller, lprnn/snn/kernel.py, checks the premises):
  * - states stay in [−MAX, MAX] after every step, so |x| < 2^23 and, with |x| = h·2^12 + r,
  *   (|x|·m) >> 12 = h·m + ((r·m) >> 12) with h·m ≤ 2^23 and r·m < 2^24 (m = 4096 − d ≤ 4096);
- * - M · s over 0/1 spikes, M the 8-bit mantissas, is below 128 · n_in < 2^31 (n_in < 2^23);
+ * - M · s over payloads 0…P, M the 8-bit mantissas, is below 128 · n_in · P < 2^31
+ *   (n_in · P < 2^23); w_fb · s is formed in 64 bits;
  * - a is formed in 64 bits, then clipped to ±2^30: since |decay(i_in)| < 2^23, this does not
  *   change sat(decay(i_in) + a), and the sum fits 32 bits; |bias| < 2^30 is required too.
- * Spikes propagate as events: only the weight rows of the neurons that spiked are added.
+ * Spikes propagate as events: only the weight rows of the neurons that spiked are added
+ * (times their payloads, for graded spikes).
  * Weights arrive transposed ([n_in][n_out]) as 8-bit mantissas m = w / 2^g, g the matrix's
  * common power of two (1 for Lava's even 8-bit weights), with g added to the exponent by the
  * caller: shift(2^g·S, e) = shift(S, e + g) exactly, for either sign of e.
@@ -48,6 +53,7 @@ typedef struct {
     const int32_t *bias;          /* [n_out] */
     int32_t decay_in, decay_ip, decay_v, decay_fb;  /* as 4096 − d: the retained fraction */
     int32_t feedback_weight, threshold, drive_max;  /* drive_max < 0: none */
+    int32_t payload_max;                            /* 1: binary spikes; > 1: graded */
 } layer_t;
 
 typedef struct {
@@ -56,7 +62,7 @@ typedef struct {
     int64_t *counts[MAX_LAYERS];  /* [B][n_l] spikes over the whole run */
     int64_t *saturated_steps[MAX_LAYERS];  /* [B] steps with a state at ±MAX after it */
     int64_t *state_max[MAX_LAYERS];        /* [B] largest |state| (NULL: not tracked) */
-    uint8_t *spike_record[MAX_LAYERS];     /* [B][N][n_l] or NULL */
+    uint8_t *spike_record[MAX_LAYERS];     /* [B][N][n_l] payloads (0/1 if binary) or NULL */
     int64_t *decoded_sum[MAX_LAYERS];      /* [B][T][n_l] Σ −i_fb per ANN step, or NULL */
 } outputs_t;
 
@@ -79,13 +85,16 @@ static inline int64_t clip64(int64_t x, int64_t low, int64_t high) {
     return x < low ? low : (x > high ? high : x);
 }
 
-/* One step of every neuron of a layer; fired[j] = −1 where neuron j spiked, else 0.
- * Returns non-zero when a state ends the step at ±STATE_MAX (saturation). */
+/* One step of every neuron of a layer; fired[j] = −1 where neuron j spiked, else 0, and
+ * payload[j] its payload (graded spikes only). Returns non-zero when a state ends the step
+ * at ±STATE_MAX (saturation). */
 __attribute__((noinline)) static int32_t neuron_update(
     const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
-    int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired) {
+    int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired,
+    int32_t *restrict payload) {
     const int32_t keep_in = L->decay_in, keep_ip = L->decay_ip, keep_v = L->decay_v,
-                  keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold;
+                  keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold,
+                  payload_max = L->payload_max;
     const int32_t low = L->drive_max >= 0 ? 0 : INT32_MIN,
                   high = L->drive_max >= 0 ? L->drive_max : INT32_MAX;
     const int32_t *restrict bias = L->bias;
@@ -95,9 +104,19 @@ __attribute__((noinline)) static int32_t neuron_update(
         int32_t u = clip(in + bias[j], low, high);
         int32_t ip = clip(decay(i_ip[j], keep_ip) + u, 0, STATE_MAX);
         int32_t vv = clip(decay(v[j], keep_v) + ip + i_fb[j], 0, STATE_MAX);
-        int32_t spike = -(vv > theta);
+        int32_t spike, fb;
+        if (payload_max == 1) {
+            spike = -(vv > theta);
+            fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
+        } else {   /* ⌈(v − θ)/|w_fb|⌉ for v > θ (both below 2^23: no overflow), at most P */
+            int32_t s = vv > theta ? (vv - theta - w_fb - 1) / -w_fb : 0;
+            s = s > payload_max ? payload_max : s;
+            spike = -(s > 0);
+            payload[j] = s;
+            fb = (int32_t)clip64((int64_t)decay(i_fb[j], keep_fb) + (int64_t)w_fb * s,
+                                 -STATE_MAX, STATE_MAX);
+        }
         vv &= ~spike;
-        int32_t fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
         i_in[j] = in; i_ip[j] = ip; v[j] = vv; i_fb[j] = fb;
         fired[j] = spike;
         saturated |= (in == STATE_MAX) | (in == -STATE_MAX) | (ip == STATE_MAX)
@@ -156,6 +175,25 @@ __attribute__((noinline)) static void add_rows(int32_t *restrict acc,
     }
 }
 
+/* acc += the rows of the neurons that spiked times their payloads (graded spikes). */
+static void add_weighted_rows(int32_t *restrict acc, const int8_t *restrict rows_t,
+                              int32_t n_out, const int32_t *restrict events,
+                              const int32_t *restrict payloads, int32_t n_events) {
+    for (int32_t e = 0; e < n_events; e++) {
+        const int8_t *restrict row = rows_t + (int64_t)events[e] * n_out;
+        const int32_t p = payloads[e];
+        for (int32_t j = 0; j < n_out; j++) acc[j] += p * row[j];
+    }
+}
+
+/* The synaptic input of a connection from a layer's events of one step. */
+static void add_events(int32_t *restrict acc, const int8_t *restrict rows_t, int32_t n_out,
+                       const int32_t *restrict events, const int32_t *restrict payloads,
+                       int32_t n_events, int32_t graded) {
+    if (graded) add_weighted_rows(acc, rows_t, n_out, events, payloads, n_events);
+    else add_rows(acc, rows_t, n_out, events, n_events);
+}
+
 /* Returns 0, or −1 when a buffer cannot be allocated. x_int: [B][T][n_inputs] int32. */
 int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32_t n_ann,
                    int32_t k, const int32_t *x_int, int32_t window_start,
@@ -168,6 +206,8 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
     }
     int32_t *state = malloc(sizeof(int32_t) * 4 * (size_t)n_total);
     int32_t *events = malloc(sizeof(int32_t) * (size_t)n_slots_total);
+    int32_t *payloads = malloc(sizeof(int32_t) * (size_t)n_slots_total);  /* per event */
+    int32_t *payload = malloc(sizeof(int32_t) * (size_t)widest);          /* per neuron */
     int32_t *n_events = malloc(sizeof(int32_t) * (size_t)n_layers * RING_MAX);
     int32_t *acc_ff = malloc(sizeof(int32_t) * (size_t)widest);
     int32_t *acc_rec = malloc(sizeof(int32_t) * (size_t)widest);
@@ -176,9 +216,9 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
     int32_t *input = malloc(sizeof(int32_t) * (size_t)widest);
     int32_t *fired = malloc(sizeof(int32_t) * (size_t)widest);
     if (!state || !events || !n_events || !acc_ff || !acc_rec || !drive0 || !input || !fired
-        || !drive) {
+        || !drive || !payloads || !payload) {
         free(state); free(events); free(n_events); free(acc_ff); free(acc_rec); free(drive0);
-        free(input); free(fired); free(drive);
+        free(input); free(fired); free(drive); free(payloads); free(payload);
         return -1;
     }
     const int32_t n_in0 = layers[0].n_in, n_steps = n_ann * k;
@@ -188,11 +228,12 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
         /* Events of layer l at step m live in ring slot m mod (D_l + 2): the next layer reads
          * step n − 1 while this layer writes step n, and the recurrence reads n − 1 − D_l. */
         for (int32_t n = 0; n < n_steps; n++) {
-            int32_t *state_l = state, *events_l = events;
-            int32_t *prev_events = NULL, prev_ring = 1;
+            int32_t *state_l = state, *events_l = events, *payloads_l = payloads;
+            int32_t *prev_events = NULL, *prev_payloads = NULL, prev_ring = 1, prev_graded = 0;
             for (int32_t l = 0; l < n_layers; l++) {
                 const layer_t *L = &layers[l];
-                const int32_t n_out = L->n_out, ring = L->recurrent_delay + 2;
+                const int32_t n_out = L->n_out, ring = L->recurrent_delay + 2,
+                              graded = L->payload_max > 1;
                 int32_t *i_in = state_l, *i_ip = state_l + n_out, *v = state_l + 2 * n_out,
                         *i_fb = state_l + 3 * n_out;
                 if (l == 0) {
@@ -211,8 +252,9 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                     memset(acc_ff, 0, sizeof(int32_t) * (size_t)n_out);
                     if (n >= 1) {  /* s_{l−1}(n − 1): layer l − 1 already wrote step n */
                         int32_t slot = (n - 1) % prev_ring;
-                        add_rows(acc_ff, L->weights_t, n_out, prev_events + slot * L->n_in,
-                                 n_events[(l - 1) * RING_MAX + slot]);
+                        add_events(acc_ff, L->weights_t, n_out, prev_events + slot * L->n_in,
+                                   prev_payloads + slot * L->n_in,
+                                   n_events[(l - 1) * RING_MAX + slot], prev_graded);
                     }
                 }
                 int32_t has_recurrent = L->recurrent_t != NULL;
@@ -221,8 +263,9 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                     int32_t m = n - 1 - L->recurrent_delay;
                     if (m >= 0) {
                         int32_t slot = m % ring;
-                        add_rows(acc_rec, L->recurrent_t, n_out, events_l + slot * n_out,
-                                 n_events[l * RING_MAX + slot]);
+                        add_events(acc_rec, L->recurrent_t, n_out, events_l + slot * n_out,
+                                   payloads_l + slot * n_out, n_events[l * RING_MAX + slot],
+                                   graded);
                     }
                 }
                 /* The synaptic input of every neuron, then one branch-free (vectorized)
@@ -239,10 +282,12 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                 }
                 for (int32_t j = 0; j < n_out; j++)
                     input[j] = (int32_t)clip64(drive[j], -DRIVE_LIMIT, DRIVE_LIMIT);
-                int32_t saturated = neuron_update(L, i_in, i_ip, v, i_fb, input, fired);
+                int32_t saturated = neuron_update(L, i_in, i_ip, v, i_fb, input, fired, payload);
                 int32_t slot_now = n % ring, count = 0;
                 int32_t *now = events_l + slot_now * n_out;
+                int32_t *now_payload = payloads_l + slot_now * n_out;
                 count = spiking(fired, n_out, now);
+                for (int32_t e = 0; e < count; e++) now_payload[e] = graded ? payload[now[e]] : 1;
                 n_events[l * RING_MAX + slot_now] = count;
                 int64_t *counts = out->counts[l] + (int64_t)b * n_out;
                 for (int32_t e = 0; e < count; e++) counts[now[e]] += 1;
@@ -253,7 +298,7 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                 }
                 if (out->spike_record[l]) {
                     uint8_t *rec = out->spike_record[l] + ((int64_t)b * n_steps + n) * n_out;
-                    for (int32_t e = 0; e < count; e++) rec[now[e]] = 1;
+                    for (int32_t e = 0; e < count; e++) rec[now[e]] = (uint8_t)now_payload[e];
                 }
                 if (out->decoded_sum[l]) {
                     int64_t *dec = out->decoded_sum[l] + ((int64_t)b * n_ann + n / k) * n_out;
@@ -264,16 +309,19 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                     if (decoded_readout)
                         for (int32_t j = 0; j < n_out; j++) sum[j] -= i_fb[j];
                     else
-                        for (int32_t e = 0; e < count; e++) sum[now[e]] += 1;
+                        for (int32_t e = 0; e < count; e++) sum[now[e]] += now_payload[e];
                 }
                 prev_events = events_l;
+                prev_payloads = payloads_l;
                 prev_ring = ring;
+                prev_graded = graded;
                 state_l += 4 * n_out;
                 events_l += ring * n_out;
+                payloads_l += ring * n_out;
             }
         }
     }
     free(state); free(events); free(n_events); free(acc_ff); free(acc_rec); free(drive0);
-    free(input); free(fired); free(drive);
+    free(input); free(fired); free(drive); free(payloads); free(payload);
     return 0;
 }

@@ -38,7 +38,7 @@ SOURCE = Path(__file__).with_name("kernel.c")
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c99")
 MAX_LAYERS = 16          # outputs_t in kernel.c
 RING_MAX = 66            # recurrent_delay + 2 ≤ RING_MAX in kernel.c
-MAX_INPUTS = 2 ** 23    # 128 · n_inputs < 2**31: W · s fits the kernel's int32 sums
+MAX_INPUTS = 2 ** 23    # 128 · n_inputs · P < 2**31: W · s fits the kernel's int32 sums
 DRIVE_LIMIT = 2 ** 30    # |bias| must stay below (kernel.c clips the synaptic input there)
 
 
@@ -54,7 +54,7 @@ class _Layer(ctypes.Structure):
                 ("decay_in", ctypes.c_int32), ("decay_ip", ctypes.c_int32),
                 ("decay_v", ctypes.c_int32), ("decay_fb", ctypes.c_int32),
                 ("feedback_weight", ctypes.c_int32), ("threshold", ctypes.c_int32),
-                ("drive_max", ctypes.c_int32)]
+                ("drive_max", ctypes.c_int32), ("payload_max", ctypes.c_int32)]
 
 
 class _Outputs(ctypes.Structure):
@@ -137,12 +137,18 @@ def unsupported(network: LoihiNetwork) -> str | None:
     """Why ``network`` is outside what the kernel computes exactly (None: it is inside)."""
     if len(network.layers) > MAX_LAYERS:
         return f"{len(network.layers)} layers, the kernel takes at most {MAX_LAYERS}"
+    previous_payload = 1   # the graded input: its drive is formed in 64 bits
     for layer in network.layers:
         matrices = [("weights", layer.weights)]
         if layer.recurrent_weights is not None:
             matrices.append(("recurrent_weights", layer.recurrent_weights))
-        if layer.n_inputs >= MAX_INPUTS:
-            return f"layer {layer.name}: {layer.n_inputs} inputs, at most {MAX_INPUTS - 1}"
+        fan_in = max(layer.n_inputs * previous_payload,
+                     layer.n_neurons * layer.neuron.payload_max
+                     if layer.recurrent_weights is not None else 0)
+        if fan_in >= MAX_INPUTS:
+            return (f"layer {layer.name}: inputs times spike payload {fan_in}, at most "
+                    f"{MAX_INPUTS - 1}")
+        previous_payload = layer.neuron.payload_max
         for name, matrix in matrices:
             if mantissas(matrix) is None:
                 return (f"layer {layer.name}: {name} are not 8-bit mantissas times a power "
@@ -160,7 +166,7 @@ def simulate_batch(network: LoihiNetwork, x_int: np.ndarray, *, record: bool,
 
     Returns per layer (by name) ``counts`` [B, n], ``saturated_steps`` [B] (steps after which
     a state was at ±STATE_MAX), ``state_max`` [B] (when tracked), and with ``record``
-    ``spikes`` bool [B, T·k, n] and ``decoded_sum`` int64 [B, T, n]; plus ``window_sum``
+    ``spikes`` [B, T·k, n] (bool; uint8 payloads for graded spikes) and ``decoded_sum`` int64 [B, T, n]; plus ``window_sum``
     [B, n_last] (the readout's source over the window), all NumPy arrays.
     """
     reason = unsupported(network)
@@ -195,6 +201,7 @@ def simulate_batch(network: LoihiNetwork, x_int: np.ndarray, *, record: bool,
         s.decay_v, s.decay_fb = unity - p.decay_v, unity - p.decay_fb
         s.feedback_weight, s.threshold = p.feedback_weight, p.threshold
         s.drive_max = -1 if p.drive_max is None else p.drive_max
+        s.payload_max = p.payload_max
 
     names = [layer.name for layer in layers]
     sizes = [layer.n_neurons for layer in layers]
@@ -203,8 +210,9 @@ def simulate_batch(network: LoihiNetwork, x_int: np.ndarray, *, record: bool,
         counts={nm: np.zeros((batch, n), np.int64) for nm, n in zip(names, sizes)},
         saturated_steps={nm: np.zeros(batch, np.int64) for nm in names},
         state_max={nm: np.zeros(batch, np.int64) for nm in names} if track_state_max else None,
-        spikes={nm: np.zeros((batch, n_steps, n), np.bool_) for nm, n in zip(names, sizes)}
-        if record else None,
+        spikes={layer.name: np.zeros((batch, n_steps, layer.n_neurons),
+                                     np.bool_ if layer.neuron.payload_max == 1 else np.uint8)
+                for layer in layers} if record else None,
         decoded_sum={nm: np.zeros((batch, n_ann, n), np.int64) for nm, n in zip(names, sizes)}
         if record else None)
     x32 = np.ascontiguousarray(x_int, dtype=np.int32)   # graded spikes are 24-bit

@@ -17,6 +17,14 @@ is half a quantization step, ``θ = |w_fb|/2`` (``threshold="half_step"``; ``"ze
 paper's θ = 0, which biases every active unit by half a step; see
 :mod:`lprnn.core.sigma_delta`).
 
+**Graded spikes.** ``spike_bits`` b (default 1: the binary spike of the paper and of Loihi 1)
+lets every ΣΔ neuron send a payload of up to P = 2^b − 1 quantization steps per SNN step
+(Loihi 2's graded spikes; :mod:`lprnn.core.sigma_delta`). The ceiling of the reconstruction is
+then P·|w_fb|/d_fb, so for the same a_max the step is P times finer,
+``a_max · d_fb / (4096 · P)``, at the same k: the binary step cannot come down but through k,
+because the reconstruction only falls by its own decay and ``d_fb`` cannot be slower than
+``d_ip``. Below, a spike rate r is a payload per step; every formula holds with P = 1.
+
 **Where the ReLU goes.** ``activation_clamp="drive"`` (default) clamps the drive
 ``i_in + bias`` to ``[0, a_max]`` before the low-pass, which is the lpRNN's
 ``LP(clamp(z))``; ``"state"`` is the paper's ReLU on ``i_ip`` (``relu(LP(z))``).
@@ -31,13 +39,13 @@ one below move during the ANN step, one SNN step late) is removed at its root by
 ANN with the SNN's timing (``timing="snn"`` in :mod:`lprnn.ann.model`): that ANN *is* the rate
 model, and a model with it maps only at its own k and D (``with_timing`` re-times a model).
 
-**Scales.** A spike rate r relates to the ANN activation h by r = h / a_max (one spike per
-step is the clamp a_max), so ``LP(s) = h · 4096 / (a_max · d_fb)``. With 3-bit weights
+**Scales.** A spike rate r relates to the ANN activation h by r = P · h / a_max (P per
+step is the clamp a_max), so ``LP(s) = P · h · 4096 / (a_max · d_fb)``. With 3-bit weights
 ``w = q · δ`` (``δ = 2^-weight_frac_bits``, q integer) and Loihi weights ``W = c · q``
 (c even, so the mixed-sign mantissas are exact; ``|c·q|`` within [−256, 254]) shifted by
 ``e ≥ 0``, the drive of a layer is ``i_in + bias = g · z`` with the gain
 
-    g = c · 2^e · 4096 / (a_max · d_fb_pre · δ)      (hidden layers: rate-coded inputs)
+    g = c · 2^e · 4096 · P / (a_max · d_fb_pre · δ)  (hidden layers: rate-coded inputs)
     g = c · 2^e · input_scale / δ                    (first layer: x_int = round(x·input_scale))
 
 The recurrent weights of a layer use the same c and e (same gain: presynaptic d_fb is the
@@ -46,8 +54,8 @@ i_ip settles at ``ip_scale · z`` with ``ip_scale = g · 4096 / d_ip``; the half
 comparator's reconstruction settles at ``i_ip / (1 + d_fb/4096)`` (noise-free, it is
 ``r(n) = i_ip(n) − d·r(n−1)``, :mod:`lprnn.snn.analysis`), so ``state_scale = ip_scale /
 (1 + d_fb/4096)`` (``ip_scale`` for θ = 0), and
-``w_fb = −round(a_max · state_scale · d_fb / 4096)`` puts the ceiling of the reconstruction
-(one spike per step) at a_max. The weights are therefore *exact*: W · 2^e / (c · 2^e) · δ
+``w_fb = −round(a_max · state_scale · d_fb / (4096 · P))`` puts the ceiling of the
+reconstruction (P per step) at a_max. The weights are therefore *exact*: W · 2^e / (c · 2^e) · δ
 reproduces the 3-bit ANN weights bit for bit; only the bias, w_fb and the input are rounded
 (their errors are in the report).
 
@@ -55,8 +63,8 @@ reproduces the 3-bit ANN weights bit for bit; only the bias, w_fb and the input 
 keeps the mantissas in range, 0 ≤ e ≤ 7) whose states stay ``headroom_bits`` below 24-bit
 saturation. With the drive clamp (default) the bounds are *exact* and need no data and no
 headroom (``headroom_bits=0``): ``i_ip ≤ drive_max · 4096/d_ip`` (``v ≤ i_ip``),
-``|i_fb| ≤ |w_fb| · 4096/d_fb`` and, for hidden layers fed by 0/1 spikes,
-``|i_in| ≤ (Σ_row|W| + Σ_row|U|) · 2^e · 4096/d_in``; the first layer's ``i_in`` keeps no memory
+``|i_fb| ≤ P · |w_fb| · 4096/d_fb`` and, for hidden layers fed by payloads 0…P,
+``|i_in| ≤ (Σ_row|W| + Σ_row|U|) · 2^e · P · 4096/d_in``; the first layer's ``i_in`` keeps no memory
 and a value beyond 24 bits saturates to a drive that the clamp maps to the same result. So
 the gain is ``g ≈ 2^23 · d_ip / (4096 · a_max)`` whatever k, data or calibration, and no state
 can saturate. With ``activation_clamp="state"`` the drive is unbounded and the peak state is
@@ -250,17 +258,23 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                 headroom_bits: float | None = None, input_bound: float = DEFAULT_INPUT_BOUND,
                 activation_clamp: str = "drive", threshold: str = "half_step",
                 readout: str = "decoded", recurrent_delay: int | None = None,
-                state_max: StateMax | None = None, progress: bool = False) -> LoihiNetwork:
+                spike_bits: int = 1, state_max: StateMax | None = None, progress: bool = False) -> LoihiNetwork:
     """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
 
     ``calibration`` ([B, T, F] features like the model's inputs) sets and verifies the scales
     (no 24-bit saturation on it, ``headroom_bits`` to spare); without it worst-case bounds are
     used. ``state_max`` simulates a mapped network on the calibration inputs (needed with
     them; :func:`lprnn.snn.map_network` passes the simulator's). See the module docstring for
-    every choice. Raises MappingError (a ValueError) for what cannot be mapped.
+    every choice; ``spike_bits`` > 1 sends graded spikes of that many bits (Loihi 2). Raises
+    MappingError (a ValueError) for what cannot be mapped.
     """
     config = model.config
     k = steps_per_ann_step
+    if isinstance(spike_bits, bool) or not isinstance(spike_bits, int) \
+            or not 1 <= spike_bits <= hardware.NEURON_SPIKE_BITS_MAX:
+        raise MappingError(f"spike_bits={spike_bits!r}: expected an integer in [1, "
+                           f"{hardware.NEURON_SPIKE_BITS_MAX}] (1: binary spikes, more: graded "
+                           "spikes of that many bits)")
     if activation_clamp not in ACTIVATION_CLAMPS:
         raise MappingError(f"activation_clamp={activation_clamp!r}: expected one of "
                            f"{list(ACTIVATION_CLAMPS)}")
@@ -283,6 +297,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
             or recurrent_delay < 0:
         raise MappingError(f"recurrent_delay={recurrent_delay!r}: expected a non-negative "
                            "integer number of SNN steps")
+    payload_max = 2 ** spike_bits - 1
     d_ip = feedforward_decay(config.retention_ratio, k)
     d_fb = d_in_hidden = d_ip
     a_max = float(config.a_max)
@@ -319,7 +334,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     for _ in range(MAX_CALIBRATION_ROUNDS):
         network = _build(layers, q_out, readout_params, peaks, shrink, config, k, d_ip, d_fb,
                          d_in_hidden, quantum, headroom_bits, activation_clamp, threshold,
-                         readout_source, recurrent_delay)
+                         readout_source, recurrent_delay, payload_max)
         if calibration is None:
             return network
         peak_states = state_max(network, calibration, progress)
@@ -347,26 +362,27 @@ def _state_bound(layer: LoihiLayer, first: bool) -> float:
     memory: beyond 24 bits it saturates to a drive the clamp maps to the same value)."""
     p = layer.neuron
     bounds = [p.drive_max * hardware.DECAY_UNITY / p.decay_ip,
-              -p.feedback_weight * hardware.DECAY_UNITY / p.decay_fb]
+              -p.feedback_weight * p.payload_max * hardware.DECAY_UNITY / p.decay_fb]
     if not first:
         rows = np.abs(layer.weights.astype(np.int64)).sum(axis=1) * 2.0 ** layer.weight_exp
         if layer.recurrent_weights is not None:
             rows = rows + (np.abs(layer.recurrent_weights.astype(np.int64)).sum(axis=1)
                            * 2.0 ** layer.recurrent_weight_exp)
-        bounds.append(float(rows.max(initial=0)) * hardware.DECAY_UNITY / p.decay_in)
+        bounds.append(float(rows.max(initial=0)) * p.payload_max * hardware.DECAY_UNITY
+                      / p.decay_in)
     return float(max(bounds))
 
 
 def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hidden, quantum,
            headroom_bits, activation_clamp, threshold, readout_source,
-           recurrent_delay) -> LoihiNetwork:
+           recurrent_delay, payload_max) -> LoihiNetwork:
     a_max = float(config.a_max)
     state_limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
     mapped, metadata_layers = [], {}
     input_scale = None
     for i, (layer, peak) in enumerate(zip(layers, peaks)):
         name = layer["name"]
-        unit = hardware.DECAY_UNITY / (a_max * d_fb * quantum)  # gain per unit of c·2^e (hidden)
+        unit = hardware.DECAY_UNITY * payload_max / (a_max * d_fb * quantum)  # gain per unit of c·2^e (hidden)
         d_in = hardware.DECAY_UNITY if i == 0 else d_in_hidden
         if activation_clamp == "drive":
             # Exact bounds (module doc): i_ip ≤ drive_max·4096/d_ip, and the hidden i_in ≤
@@ -375,7 +391,7 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
                            / (hardware.DECAY_UNITY * a_max * shrink[i]))
             if i > 0:
                 gain_target = min(gain_target, unit * state_limit * d_in
-                                  / (hardware.DECAY_UNITY * layer["row_sum"]))
+                                  / (hardware.DECAY_UNITY * layer["row_sum"] * payload_max))
         else:
             # Largest gain g keeping ip_scale·max(z_peak, a_max) under the limit.
             gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
@@ -385,13 +401,19 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
             input_scale = gain_target * quantum / c
             gain = c * input_scale / quantum
         else:
-            c, e = _best_multiplier(name, gain_target / unit, layer["c_max"])
+            try:
+                c, e = _best_multiplier(name, gain_target / unit, layer["c_max"])
+            except MappingError as err:
+                if payload_max == 1:
+                    raise
+                raise MappingError(f"{err}; graded spikes of {payload_max.bit_length()} bits "
+                                   "raise the smallest gain P-fold: try fewer spike_bits") from None
             gain = c * 2 ** e * unit
         ip_scale = gain * hardware.DECAY_UNITY / d_ip      # i_ip units per unit of z
         # The half-step comparator's reconstruction settles at i_ip / (1 + d_fb) (module doc).
         state_scale = ip_scale * (1 / (1 + d_fb / hardware.DECAY_UNITY) if threshold == "half_step"
                                   else 1.0)
-        w_fb = -round(a_max * state_scale * d_fb / hardware.DECAY_UNITY)
+        w_fb = -round(a_max * state_scale * d_fb / (hardware.DECAY_UNITY * payload_max))
         if w_fb > -1 or w_fb < hardware.STATE_MIN:
             raise MappingError(f"layer {name}: feedback weight {w_fb} outside "
                                f"[{hardware.STATE_MIN}, -1]")
@@ -401,7 +423,7 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         neuron = SigmaDeltaFixedParams(decay_in=d_in, decay_ip=d_ip, decay_v=hardware.DECAY_UNITY,
                                        decay_fb=d_fb, feedback_weight=w_fb,
                                        threshold=-w_fb // 2 if threshold == "half_step" else 0,
-                                       drive_max=drive_max)
+                                       drive_max=drive_max, payload_max=payload_max)
         weights = (c * layer["qW"]).astype(np.int32)
         recurrent = None if layer["qU"] is None else (c * layer["qU"]).astype(np.int32)
         mapped.append(LoihiLayer(name=name, weights=weights, weight_exp=e,
@@ -418,7 +440,8 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
                                  float(np.abs(recurrent * 2 ** e / scale - layer["U"]).max())),
             bias_error_max=float(np.abs(bias_back - layer["b"]).max(initial=0.0)),
             feedback_weight_error=float(abs(-w_fb - a_max * state_scale * d_fb
-                                            / hardware.DECAY_UNITY) / state_scale),
+                                            / (hardware.DECAY_UNITY * payload_max))
+                                        / state_scale),
             ip_scale=ip_scale, drive_peak=peak,
             estimated_state_max=(_state_bound(mapped[-1], i == 0) if activation_clamp == "drive"
                                  else float(ip_scale * max(peak, a_max))))
@@ -437,7 +460,8 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         weight_frac_bits=config.weight_frac_bits,
         effective_retention_ratio=(1 - d_ip / hardware.DECAY_UNITY) ** k,
         tau_ip_snn_steps=-k / math.log(config.retention_ratio),
-        quantization_step=a_max * d_fb / hardware.DECAY_UNITY,
+        quantization_step=a_max * d_fb / (hardware.DECAY_UNITY * payload_max),
+        spike_bits=payload_max.bit_length(),   # P = 2^bits − 1
         readout=dict(multiplier=multiplier, gain_per_activation=rate,
                      bias_error_max=float(np.abs(readout_bias * quantum / (multiplier * rate)
                                                  - readout["b"]).max(initial=0.0))),

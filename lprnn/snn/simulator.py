@@ -15,9 +15,10 @@ Readout: ``logits = W_ro · c + bias · N_w`` over the window (SNN steps
 count (readout source ``"spike_counts"``) or ``Σ_n −i_fb(n)``, the sum of its reconstruction
 after each step of the window (``"decoded"``); prediction = argmax (first maximum on ties).
 
-Exactness of the matmuls: spikes are 0/1 and weights integers, so ``W · s`` computed in
-float32 is exact as long as every partial sum stays below 2**24; :func:`simulate` checks the
-bound (the largest row sum of |W|) per connection and falls back to float64 (exact below
+Exactness of the matmuls: spikes are 0/1 (graded spikes: payloads 0…P, ``payload_max`` of the
+sending layer) and weights integers, so ``W · s`` computed in float32 is exact as long as
+every partial sum stays below 2**24; :func:`simulate` checks the bound (the largest row sum
+of |W| times P) per connection and falls back to float64 (exact below
 2**53) where it does not hold. The graded input drive ``W_0 · x_int`` is computed once per ANN
 step in float64 with the same check. Everything else is int64 arithmetic in
 :func:`lprnn.core.sigma_delta.sigma_delta_step_fixed`. That is the pure-torch path (any
@@ -25,8 +26,9 @@ device); on the CPU the default is the fused, event-driven C kernel of
 :mod:`lprnn.snn.kernel`, which computes the same integers, faster (tests check both
 against an independent NumPy oracle).
 
-Counts returned per sample: spikes per neuron over the whole run, and synaptic operations =
-Σ over emitted spikes of the neuron's fan-out (its non-zero outgoing synapses: to the next
+Counts returned per sample: spikes per neuron over the whole run (a graded spike counts
+once, whatever its payload; a ``"spike_counts"`` readout sums the payloads), and synaptic
+operations = Σ over emitted spikes of the neuron's fan-out (its non-zero outgoing synapses: to the next
 layer, recurrent, and to the readout for the last layer) + Σ over SNN steps of the non-zero
 graded input values times their fan-out into the first layer (the input is sent every step).
 """
@@ -67,7 +69,7 @@ class SimulationResult:
     n_snn_steps: int
     state_max: dict[str, int] | None = None   # per layer, largest |state| of the four (when
     #                                           simulate(track_state_max=True))
-    spikes: dict[str, Tensor] | None = None   # per layer, bool [B, N_snn, n]
+    spikes: dict[str, Tensor] | None = None   # per layer [B, N_snn, n]: bool, uint8 if graded
     decoded: dict[str, Tensor] | None = None  # per layer, float32 [B, T, n]: mean −i_fb /
     #                                           state_scale over each ANN step's k SNN steps
     saturated_steps: dict[str, Tensor] = field(default_factory=dict)  # per layer, int64 [B]:
@@ -123,12 +125,13 @@ def _shift(x: Tensor, exp: int) -> Tensor:
 
 
 class _Connection:
-    """A weight matrix applied to 0/1 spikes, exactly (float32 when the bound allows)."""
+    """A weight matrix applied to spike payloads 0…payload_max, exactly (float32 when the
+    bound allows)."""
 
     def __init__(self, weights: np.ndarray, exp: int, device: torch.device,
-                 allow_float32: bool = True):
+                 allow_float32: bool = True, payload_max: int = 1):
         w = np.asarray(weights, dtype=np.int64)
-        bound = int(np.abs(w).sum(axis=1).max()) if w.size else 0
+        bound = int(np.abs(w).sum(axis=1).max()) * payload_max if w.size else 0
         if bound >= FLOAT64_EXACT:
             raise ValueError(f"weight row sum {bound} ≥ 2**53: spike matmul cannot be exact")
         dtype = torch.float32 if bound < FLOAT32_EXACT and allow_float32 else torch.float64
@@ -321,10 +324,11 @@ def _simulate_torch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
     input_drive = _shift((x_int.double() @ torch.as_tensor(first.T, dtype=torch.float64,
                                                            device=device)).to(torch.int64),
                          layers[0].weight_exp)                       # [B, T, n0]
-    connections = [_Connection(layer.weights, layer.weight_exp, device, exact_float)
-                   for layer in layers]
+    connections = [_Connection(layer.weights, layer.weight_exp, device, exact_float,
+                               layers[l - 1].neuron.payload_max if l else 1)
+                   for l, layer in enumerate(layers)]
     recurrent = [_Connection(layer.recurrent_weights, layer.recurrent_weight_exp, device,
-                             exact_float)
+                             exact_float, layer.neuron.payload_max)
                  if layer.recurrent_weights is not None else None for layer in layers]
     biases = [torch.as_tensor(layer.bias, dtype=torch.int64, device=device) for layer in layers]
 
@@ -340,8 +344,9 @@ def _simulate_torch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
     state_max = [torch.zeros(batch, layer.n_neurons, dtype=torch.int64, device=device)
                  for layer in layers]
     if record:
-        spike_record = [torch.zeros(batch, n_steps, layer.n_neurons, dtype=torch.bool,
-                                    device=device) for layer in layers]
+        spike_record = [torch.zeros(batch, n_steps, layer.n_neurons, device=device,
+                                    dtype=torch.bool if layer.neuron.payload_max == 1
+                                    else torch.uint8) for layer in layers]
         decoded_sum = [torch.zeros(batch, n_ann, layer.n_neurons, dtype=torch.int64,
                                    device=device) for layer in layers]
 
@@ -362,7 +367,7 @@ def _simulate_torch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
             s, states[l] = sigma_delta_step_fixed(a, biases[l], states[l], layer.neuron,
                                                   state_max=state_limit)
             new_spikes.append(s)
-            at_limit = torch.zeros_like(s)
+            at_limit = torch.zeros(s.shape, dtype=torch.bool, device=device)
             for value in states[l]:
                 at_limit |= value.abs() == state_limit
             saturated_steps[l] += at_limit.any(dim=1)
@@ -374,7 +379,7 @@ def _simulate_torch(network: LoihiNetwork, x_int: Tensor, record: bool, track_st
                 decoded_sum[l][:, n // k] -= states[l].i_fb
         spikes = new_spikes
         for l in range(len(layers)):
-            counts[l] += spikes[l]
+            counts[l] += spikes[l] > 0
             recurrent_history[l].append(spikes[l])
         if n >= window:
             window_sum += spikes[-1] if readout_source == "spike_counts" else -states[-1].i_fb

@@ -8,7 +8,8 @@ Every arrow through a ``Dense`` carries one step of delay, exactly the timing of
 ``docs/METHOD.md`` (Timing) and the simulator: the synaptic input of layer l at SNN step n is
 ``(W_l · s_{l−1}(n−1)) << e_W + (U_l · s_l(n−1−D_l)) << e_U``, with ``D_l`` the layer's
 ``recurrent_delay`` (a ``DelayDense``; a plain ``Dense`` when D_l = 0). The input→layer-1 Dense takes graded
-spikes (``num_message_bits`` = 24). In ``fixed_pt`` each Dense gets the integer matrix,
+spikes (``num_message_bits`` = 24); the Dense processes fed by a layer with graded spikes
+(``payload_max`` > 1) take its payload's bits, the others binary spikes. In ``fixed_pt`` each Dense gets the integer matrix,
 ``weight_exp``, ``num_weight_bits`` = 8 and an explicit ``sign_mode`` chosen by
 :func:`lprnn.snn.lava.formats.dense_encoding` so that Lava keeps every weight exactly;
 in ``floating_pt`` it gets the float matrix ``W · 2**weight_exp`` (Lava's float Dense has no
@@ -64,10 +65,10 @@ class LavaGraph:
                  *(d for d in self.recurrent if d is not None), self.readout])
 
 
-def _dense(encoding: DenseEncoding, numeric: str, name: str, graded: bool,
+def _dense(encoding: DenseEncoding, numeric: str, name: str, message_bits: int,
            delay: int = 0) -> Dense:
-    """A Dense (one step of delay), or a DelayDense when ``delay`` > 0 extra steps."""
-    message_bits = hardware.GRADED_SPIKE_BITS if graded else 0
+    """A Dense (one step of delay), or a DelayDense when ``delay`` > 0 extra steps; it takes
+    graded messages of ``message_bits`` bits (0: binary spikes)."""
     process, extra = (DelayDense, dict(delays=delay)) if delay > 0 else (Dense, {})
     if numeric == "floating_pt":
         return process(weights=encoding.weights.astype(np.float64) * 2.0 ** encoding.weight_exp,
@@ -85,7 +86,7 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
     ``data`` holds the input payloads: int32 x_int for ``fixed_pt`` (see
     :func:`lprnn.snn.lava.formats.encode_inputs`), float ``x · input_scale`` for
     ``floating_pt``. With ``spike_dir``, every layer's spikes are written to
-    ``spike_dir/<i>_<name>.npy`` as bool [N, T·k, n]. The network is checked first
+    ``spike_dir/<i>_<name>.npy`` as bool [N, T·k, n] (uint8 payloads for graded spikes). The network is checked first
     (:func:`lprnn.snn.lava.formats.check_network`): nothing is built if Lava cannot hold it.
     """
     if numeric not in NUMERICS:
@@ -100,8 +101,11 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
     gap_steps = 1 + max(layer.recurrent_delay for layer in network.layers)
     source = GradedInput(data=data, steps_per_ann_step=k, gap_steps=gap_steps, name="input")
     neurons, forward, recurrent, files = [], [], [], []
-    previous = source.s_out
+    previous, message_bits = source.s_out, hardware.GRADED_SPIKE_BITS
     for i, (layer, (ff, rec)) in enumerate(zip(network.layers, encodings)):
+        # What this layer sends: binary spikes (no message bits) or graded payloads.
+        payload_max = layer.neuron.payload_max
+        own_bits = 0 if payload_max == 1 else payload_max.bit_length()
         record_to = None
         if spike_dir is not None:
             record_to = Path(spike_dir) / f"{i}_{layer.name}.npy"
@@ -110,12 +114,12 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
             shape=(layer.n_neurons,), neuron=layer.neuron, bias_mant=layer.bias_mantissa,
             bias_exp=layer.bias_exp, sample_steps=sample_steps,
             record_to=record_to, n_samples=n_samples, gap_steps=gap_steps, name=layer.name)
-        dense = _dense(ff, numeric, f"{layer.name}.forward", graded=i == 0)
+        dense = _dense(ff, numeric, f"{layer.name}.forward", message_bits)
         previous.connect(dense.s_in)
         dense.a_out.connect(neuron.a_in)
         recurrent_dense = None
         if rec is not None:
-            recurrent_dense = _dense(rec, numeric, f"{layer.name}.recurrent", graded=False,
+            recurrent_dense = _dense(rec, numeric, f"{layer.name}.recurrent", own_bits,
                                      delay=layer.recurrent_delay)
             neuron.s_out.connect(recurrent_dense.s_in)
             recurrent_dense.a_out.connect(neuron.a_in)
@@ -123,6 +127,7 @@ def build_graph(network: LoihiNetwork, data: np.ndarray, *, numeric: str = "fixe
         forward.append(dense)
         recurrent.append(recurrent_dense)
         previous = neuron.s_out
+        message_bits = own_bits
     readout = WindowReadout(
         weights=network.readout.weights, bias=network.readout.bias, n_samples=n_samples,
         sample_steps=sample_steps, window_start=network.window_start(n_ann_steps),

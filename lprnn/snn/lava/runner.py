@@ -70,7 +70,7 @@ class LavaResult:
     """What one Lava run produced (shapes as :class:`lprnn.snn.SimulationResult`)."""
 
     logits: np.ndarray              # [N, C]: int64 (fixed_pt) or float64 (floating_pt)
-    spikes: dict[str, np.ndarray] | None  # per layer name, bool [N, T·k, n] (record_spikes)
+    spikes: dict[str, np.ndarray] | None  # per layer name [N, T·k, n]: bool, uint8 payloads if graded
     numeric: str
     n_steps: int                    # Lava steps run (T·k + 1 per sample)
     seconds: float                  # wall time of the steps (without build and start-up)

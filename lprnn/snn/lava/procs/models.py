@@ -21,7 +21,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from lprnn.core.hardware import (BIAS_MANTISSA_BITS, DECAY_SHIFT, DECAY_UNITY,
-                                 GRADED_SPIKE_BITS, STATE_BITS, STATE_MAX, STATE_MIN)
+                                 GRADED_SPIKE_BITS, NEURON_SPIKE_BITS_MAX, STATE_BITS,
+                                 STATE_MAX, STATE_MIN)
 from lprnn.snn.lava.procs.process import (NO_DRIVE_CLAMP, GradedInput, SigmaDeltaLowPass,
                                           WindowReadout)
 
@@ -71,9 +72,10 @@ class _AbstractSigmaDeltaModel(PyLoihiProcessModel):
     def _write(self, sample: int, n: int, spikes: np.ndarray) -> None:
         if self._record is None:
             self._record = np.lib.format.open_memmap(
-                self.proc_params["record_to"], mode="w+", dtype=bool,
+                self.proc_params["record_to"], mode="w+",
+                dtype=bool if int(self.payload_max) == 1 else np.uint8,
                 shape=(int(self.n_samples), int(self.sample_steps), spikes.shape[0]))
-        self._record[sample, n] = spikes != 0
+        self._record[sample, n] = spikes
         if sample == int(self.n_samples) - 1 and n == int(self.sample_steps) - 1:
             self._record.flush()
 
@@ -112,13 +114,17 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
             drive = clip(drive, 0, drive_max)
         i_ip  = clip(decay(i_ip, decay_ip) + drive, 0, 2**23 - 1)     # ReLU on the state
         v     = clip(decay(v, decay_v) + i_ip + i_fb, 0, 2**23 - 1)   # old i_fb
-        s     = v > threshold
-        v[s]  = 0
+        s     = v > threshold                  # payload_max == 1: binary spikes
+        s     = clip(ceil((v - threshold) / -feedback_weight), 0, payload_max)  # else graded
+        v[s > 0] = 0
         i_fb  = sat(decay(i_fb, decay_fb) + feedback_weight * s)
+
+    The spike port carries int32 payloads (0/1 for binary spikes), which a Dense without
+    message bits reads as booleans.
     """
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=STATE_BITS)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=NEURON_SPIKE_BITS_MAX)
     decoded_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=STATE_BITS)
     i_in: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
     i_ip: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=STATE_BITS)
@@ -133,6 +139,7 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
     feedback_weight: int = LavaPyType(int, np.int32, precision=STATE_BITS)
     threshold: int = LavaPyType(int, np.int32, precision=STATE_BITS)
     drive_max: int = LavaPyType(int, np.int32, precision=STATE_BITS)
+    payload_max: int = LavaPyType(int, np.int32, precision=NEURON_SPIKE_BITS_MAX)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 
@@ -143,12 +150,16 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
             drive = np.clip(drive, 0, int(self.drive_max))
         i_ip = np.clip(decay_fixed(self.i_ip, self.decay_ip) + drive, 0, STATE_MAX)
         v = np.clip(decay_fixed(self.v, self.decay_v) + i_ip + self.i_fb, 0, STATE_MAX)
-        spikes = v > int(self.threshold)
-        v[spikes] = 0
+        payload_max, step = int(self.payload_max), -np.int64(self.feedback_weight)
+        if payload_max == 1:
+            spikes = (v > int(self.threshold)).astype(np.int64)
+        else:   # integer ceiling of (v − θ)/step: −((θ − v) // step)
+            spikes = np.clip(-((int(self.threshold) - v) // step), 0, payload_max)
+        v[spikes > 0] = 0
         i_fb = saturate(decay_fixed(self.i_fb, self.decay_fb)
                         + np.int64(self.feedback_weight) * spikes)
         self.i_in[:], self.i_ip[:], self.v[:], self.i_fb[:] = i_in, i_ip, v, i_fb
-        return spikes
+        return spikes.astype(np.int32)
 
 
 @implements(proc=SigmaDeltaLowPass, protocol=LoihiProtocol)
@@ -164,8 +175,8 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
             drive = clip(drive, 0, drive_max)
         i_ip  = max(0, i_ip * (1 - decay_ip / 4096) + drive)
         v     = max(0, v * (1 - decay_v / 4096) + i_ip + i_fb)
-        s     = v > threshold
-        v[s]  = 0
+        s     = v > threshold       # graded (payload_max > 1): clip(ceil((v - threshold)
+        v[s > 0] = 0                #   / -feedback_weight), 0, payload_max)
         i_fb  = i_fb * (1 - decay_fb / 4096) + feedback_weight * s
     """
 
@@ -185,6 +196,7 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
     feedback_weight: float = LavaPyType(float, float)
     threshold: float = LavaPyType(float, float)
     drive_max: float = LavaPyType(float, float)
+    payload_max: int = LavaPyType(int, np.int32, precision=NEURON_SPIKE_BITS_MAX)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 
@@ -198,12 +210,16 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
             drive = np.clip(drive, 0.0, float(self.drive_max))
         i_ip = np.maximum(0.0, self.i_ip * self._retention(self.decay_ip) + drive)
         v = np.maximum(0.0, self.v * self._retention(self.decay_v) + i_ip + self.i_fb)
-        spikes = v > float(self.threshold)
-        v[spikes] = 0.0
+        if int(self.payload_max) == 1:
+            spikes = (v > float(self.threshold)).astype(float)
+        else:
+            spikes = np.clip(np.ceil((v - float(self.threshold)) / -float(self.feedback_weight)),
+                             0.0, float(self.payload_max))
+        v[spikes > 0] = 0.0
         i_fb = (self.i_fb * self._retention(self.decay_fb)
                 + float(self.feedback_weight) * spikes)
         self.i_in[:], self.i_ip[:], self.v[:], self.i_fb[:] = i_in, i_ip, v, i_fb
-        return spikes.astype(float)
+        return spikes
 
 
 class _AbstractGradedInputModel(PyLoihiProcessModel):

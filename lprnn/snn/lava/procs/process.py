@@ -43,6 +43,10 @@ class SigmaDeltaLowPass(AbstractProcess):
         s    = v > threshold ;  v ← 0 where s
         i_fb ← sat(decay(i_fb, decay_fb) + feedback_weight · s)
 
+    With ``payload_max`` P > 1 the spike is graded (Loihi 2): its payload is
+    ``s = clip(⌈(v − threshold) / |feedback_weight|⌉, 0, P)``, sent when s > 0 (and v ← 0 there);
+    the Dense processes it feeds then take graded messages.
+
     The self-feedback ``feedback_weight · s`` is internal to the neuron, not a diagonal Dense:
     it acts in the same step as the spike (a Dense would delay it by one step and change the
     ΣΔ loop), costs no synaptic memory and no spike traffic, and on Loihi 2 it is one line of
@@ -51,8 +55,8 @@ class SigmaDeltaLowPass(AbstractProcess):
     ``neuron`` (:class:`lprnn.core.sigma_delta.SigmaDeltaFixedParams`) is unpacked into one
     Var per parameter, as Lava's LIF holds ``du``, ``dv`` and ``vth``: the decays
     ``decay_in``, ``decay_ip``, ``decay_v``, ``decay_fb`` (12-bit, d/4096 per step),
-    ``feedback_weight``, ``threshold`` and ``drive_max`` (``NO_DRIVE_CLAMP`` = 0 for the
-    paper's neuron, whose ReLU clips i_ip instead). The bias is ``bias_mant`` (per neuron)
+    ``feedback_weight``, ``threshold``, ``drive_max`` (``NO_DRIVE_CLAMP`` = 0 for the
+    paper's neuron, whose ReLU clips i_ip instead) and ``payload_max`` (1: binary spikes). The bias is ``bias_mant`` (per neuron)
     and ``bias_exp``, as in Lava's LIF.
 
     ``decoded_out`` sends −i_fb, the neuron's reconstruction of i_ip, as a 24-bit graded
@@ -60,7 +64,8 @@ class SigmaDeltaLowPass(AbstractProcess):
     (:class:`WindowReadout`) and is not a connection a chip would route.
 
     With ``record_to`` (a path that does not exist yet), the neuron model writes its own spikes
-    into that file, a bool ``.npy`` memmap [n_samples, sample_steps, n], in place, step by
+    into that file, a ``.npy`` memmap [n_samples, sample_steps, n] (bool; uint8 payloads for
+    graded spikes), in place, step by
     step (the role of a spike probe on the chip). Bulk spike data thus never passes through
     Monitor or Var.get (a few ten thousand values per second), and no extra sink process is
     needed: in Lava's CPU simulation one sink process per layer cost a third of the throughput.
@@ -93,6 +98,7 @@ class SigmaDeltaLowPass(AbstractProcess):
         self.threshold = Var(shape=(1,), init=neuron.threshold)
         self.drive_max = Var(shape=(1,), init=NO_DRIVE_CLAMP if neuron.drive_max is None
                              else neuron.drive_max)
+        self.payload_max = Var(shape=(1,), init=neuron.payload_max)
         self.sample_steps = Var(shape=(1,), init=_check_positive("sample_steps", sample_steps))
         self.n_samples = Var(shape=(1,), init=_check_positive("n_samples", n_samples))
 

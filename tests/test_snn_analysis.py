@@ -214,6 +214,25 @@ def test_readout_window_shift_extends_the_run_with_the_last_frame_held():
         analysis.rate_model(network, x, window_shift=-1)
 
 
+def test_rate_model_on_the_disagreeing_clips_gives_the_causes_of_the_whole_run():
+    """compare() runs the rate model only where an ANN and the SNN disagree: its causes equal
+    those of the rate model run on every clip (a coarse k leaves disagreements of more than
+    one cause)."""
+    model = _model(scale=1.0).eval()
+    x = torch.randn(40, 6, 4, generator=torch.Generator().manual_seed(1))
+    network = map_network(model, 2)
+    tables = mapping_accuracy.compare({"lpRNN": model}, network, x, torch.zeros(40).long())
+    table = tables["lpRNN"]
+    assert (~table.agree).sum() > 0 and (table.loc[table.agree, "rate"] == -1).all()
+    full = analysis.disagreement_table(mapping_accuracy.ann_logits(model, x),
+                                       simulate(network, x), analysis.rate_model(network, x),
+                                       analysis.rate_model(network, x, window_shift=1))
+    assert table["cause"].tolist() == full["cause"].tolist()
+    assert set(table.loc[~table.agree, "cause"]) - {"quantization"}   # the rate model decided
+    disagree = ~table.agree
+    assert table.loc[disagree, "rate"].tolist() == full.loc[disagree, "rate"].tolist()
+
+
 def test_causes_are_attributed_only_where_the_rate_model_runs():
     model = _model(scale=1.0).eval()
     x, labels = torch.randn(6, 5, 4), torch.zeros(6, dtype=torch.int64)

@@ -62,20 +62,31 @@ def compare(models: dict[str, LpRNNClassifier], network: LoihiNetwork, x: Tensor
     each disagreement (:func:`lprnn.snn.analysis.disagreement_table`). The SNN and its rate
     model run once.
 
+    The rate model (about 15 SNN runs' worth per clip) runs only on the clips where some ANN
+    of ``models`` and the SNN disagree, the only ones a cause is attributed to (each clip is
+    simulated on its own, so the subset changes nothing); on the other clips its columns are
+    −1 (predictions), 0 (saturated steps) and NaN (time at the ceiling).
+
     ``with_rate_model=False`` skips the rate model (every unsaturated disagreement then counts
     as "quantization"; for smoke runs). ``readout_shift``: SNN steps by which the readout window
     of the rate model is moved for the "readout" cause (default k // 2: half an ANN step, about
     the lag of a deep layer, see :func:`lag_table`).
     """
     snn = simulate(network, x)
+    all_logits = {label: ann_logits(model, x) for label, model in models.items()}
     shifted = None
     if with_rate_model:
-        rate = analysis.rate_model(network, x)
+        disagree = torch.zeros(len(x), dtype=torch.bool)
+        for logits in all_logits.values():
+            disagree |= logits.argmax(1) != snn.predictions
+        clips = torch.nonzero(disagree).flatten()
         shift = network.steps_per_ann_step // 2 if readout_shift is None else readout_shift
-        shifted = analysis.rate_model(network, x, window_shift=shift)
+        rate = _on_clips(analysis.rate_model(network, x[clips]) if len(clips) else None,
+                         clips, len(x))
+        shifted = _on_clips(analysis.rate_model(network, x[clips], window_shift=shift)
+                            if len(clips) else None, clips, len(x))
     tables = {}
-    for label, model in models.items():
-        logits = ann_logits(model, x)
+    for label, logits in all_logits.items():
         if not with_rate_model:
             rate = analysis.RateResult(
                 logits=logits.double(), predictions=logits.argmax(1), decoded=None, rates=None,
@@ -85,6 +96,20 @@ def compare(models: dict[str, LpRNNClassifier], network: LoihiNetwork, x: Tensor
         table.insert(0, "label", labels.numpy())
         tables[label] = table
     return tables
+
+
+def _on_clips(result: analysis.RateResult | None, clips: Tensor, n: int) -> analysis.RateResult:
+    """A rate-model result on the clips ``clips`` of n, spread to all n (elsewhere: prediction
+    −1, no saturated step, NaN at the ceiling; no logits or traces)."""
+    predictions = torch.full((n,), -1, dtype=torch.int64)
+    saturated = torch.zeros(n, dtype=torch.int64)
+    at_ceiling = torch.full((n,), float("nan"), dtype=torch.float64)
+    if result is not None:
+        predictions[clips] = result.predictions
+        saturated[clips] = sum(result.saturated.values())
+        at_ceiling[clips] = torch.stack(list(result.at_ceiling.values())).max(dim=0).values
+    return analysis.RateResult(logits=None, predictions=predictions, decoded=None, rates=None,
+                               saturated={"all": saturated}, at_ceiling={"all": at_ceiling})
 
 
 def _agreement(table: pd.DataFrame, where: str, mask: np.ndarray) -> dict[str, Any]:

@@ -63,12 +63,13 @@ CAUSES = ("saturation", "timing", "readout", "quantization")
 class RateResult:
     """What :func:`rate_model` returns (float64, on the CPU)."""
 
-    logits: Tensor                       # [B, C], in the simulator's integer-logit units
+    logits: Tensor | None                # [B, C], simulator's integer-logit units (None: spread
+                                         # over a subset, lprnn.experiments.mapping_accuracy)
     predictions: Tensor                  # [B]
     decoded: dict[str, Tensor] | None    # per layer [B, T·k, n]: r / state_scale (ANN units)
     rates: dict[str, Tensor] | None      # per layer [B, T·k, n]: spikes per step ρ (record=True)
     saturated: dict[str, Tensor]         # per layer [B]: SNN steps with a state beyond 24 bits
-    at_ceiling: dict[str, Tensor]        # per layer [B]: fraction of (step, unit) with ρ = 1
+    at_ceiling: dict[str, Tensor]        # per layer [B]: fraction of (step, unit) with ρ = P
 
 
 def _shift(x: Tensor, exp: int) -> Tensor:

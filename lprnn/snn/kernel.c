@@ -85,10 +85,36 @@ static inline int64_t clip64(int64_t x, int64_t low, int64_t high) {
     return x < low ? low : (x > high ? high : x);
 }
 
-/* One step of every neuron of a layer; fired[j] = −1 where neuron j spiked, else 0, and
- * payload[j] its payload (graded spikes only). Returns non-zero when a state ends the step
- * at ±STATE_MAX (saturation). */
+/* One step of every neuron of a layer with binary spikes; fired[j] = −1 where neuron j
+ * spiked, else 0. Returns non-zero when a state ends the step at ±STATE_MAX (saturation). */
 __attribute__((noinline)) static int32_t neuron_update(
+    const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
+    int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired) {
+    const int32_t keep_in = L->decay_in, keep_ip = L->decay_ip, keep_v = L->decay_v,
+                  keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold;
+    const int32_t low = L->drive_max >= 0 ? 0 : INT32_MIN,
+                  high = L->drive_max >= 0 ? L->drive_max : INT32_MAX;
+    const int32_t *restrict bias = L->bias;
+    int32_t saturated = 0;
+    for (int32_t j = 0; j < L->n_out; j++) {
+        int32_t in = clip(decay(i_in[j], keep_in) + input[j], -STATE_MAX, STATE_MAX);
+        int32_t u = clip(in + bias[j], low, high);
+        int32_t ip = clip(decay(i_ip[j], keep_ip) + u, 0, STATE_MAX);
+        int32_t vv = clip(decay(v[j], keep_v) + ip + i_fb[j], 0, STATE_MAX);
+        int32_t spike = -(vv > theta);
+        vv &= ~spike;
+        int32_t fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
+        i_in[j] = in; i_ip[j] = ip; v[j] = vv; i_fb[j] = fb;
+        fired[j] = spike;
+        saturated |= (in == STATE_MAX) | (in == -STATE_MAX) | (ip == STATE_MAX)
+                     | (vv == STATE_MAX) | (fb == STATE_MAX) | (fb == -STATE_MAX);
+    }
+    return saturated;
+}
+
+/* The same step with graded spikes: payload[j] = clip(⌈(v − θ)/|w_fb|⌉, 0, P), fired[j] = −1
+ * where it is > 0. */
+__attribute__((noinline)) static int32_t neuron_update_graded(
     const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
     int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired,
     int32_t *restrict payload) {
@@ -104,21 +130,16 @@ __attribute__((noinline)) static int32_t neuron_update(
         int32_t u = clip(in + bias[j], low, high);
         int32_t ip = clip(decay(i_ip[j], keep_ip) + u, 0, STATE_MAX);
         int32_t vv = clip(decay(v[j], keep_v) + ip + i_fb[j], 0, STATE_MAX);
-        int32_t spike, fb;
-        if (payload_max == 1) {
-            spike = -(vv > theta);
-            fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
-        } else {   /* ⌈(v − θ)/|w_fb|⌉ for v > θ (both below 2^23: no overflow), at most P */
-            int32_t s = vv > theta ? (vv - theta - w_fb - 1) / -w_fb : 0;
-            s = s > payload_max ? payload_max : s;
-            spike = -(s > 0);
-            payload[j] = s;
-            fb = (int32_t)clip64((int64_t)decay(i_fb[j], keep_fb) + (int64_t)w_fb * s,
-                                 -STATE_MAX, STATE_MAX);
-        }
+        /* ⌈(v − θ)/|w_fb|⌉ for v > θ (both below 2^23: no overflow), at most P */
+        int32_t s = vv > theta ? (vv - theta - w_fb - 1) / -w_fb : 0;
+        s = s > payload_max ? payload_max : s;
+        int32_t spike = -(s > 0);
         vv &= ~spike;
+        int32_t fb = (int32_t)clip64((int64_t)decay(i_fb[j], keep_fb) + (int64_t)w_fb * s,
+                                     -STATE_MAX, STATE_MAX);
         i_in[j] = in; i_ip[j] = ip; v[j] = vv; i_fb[j] = fb;
         fired[j] = spike;
+        payload[j] = s;
         saturated |= (in == STATE_MAX) | (in == -STATE_MAX) | (ip == STATE_MAX)
                      | (vv == STATE_MAX) | (fb == STATE_MAX) | (fb == -STATE_MAX);
     }
@@ -282,7 +303,9 @@ int lprnn_simulate(int32_t n_layers, const layer_t *layers, int32_t batch, int32
                 }
                 for (int32_t j = 0; j < n_out; j++)
                     input[j] = (int32_t)clip64(drive[j], -DRIVE_LIMIT, DRIVE_LIMIT);
-                int32_t saturated = neuron_update(L, i_in, i_ip, v, i_fb, input, fired, payload);
+                int32_t saturated = graded
+                    ? neuron_update_graded(L, i_in, i_ip, v, i_fb, input, fired, payload)
+                    : neuron_update(L, i_in, i_ip, v, i_fb, input, fired);
                 int32_t slot_now = n % ring, count = 0;
                 int32_t *now = events_l + slot_now * n_out;
                 int32_t *now_payload = payloads_l + slot_now * n_out;

@@ -85,22 +85,30 @@ static inline int64_t clip64(int64_t x, int64_t low, int64_t high) {
     return x < low ? low : (x > high ? high : x);
 }
 
+/* The update shared by both spike kinds: i_in, i_ip and v of one neuron (file header). */
+static inline void subthreshold(const layer_t *L, int32_t i_in, int32_t i_ip, int32_t v,
+                                int32_t i_fb, int32_t input, int32_t bias, int32_t low,
+                                int32_t high, int32_t *in, int32_t *ip, int32_t *vv) {
+    *in = clip(decay(i_in, L->decay_in) + input, -STATE_MAX, STATE_MAX);
+    int32_t u = clip(*in + bias, low, high);
+    *ip = clip(decay(i_ip, L->decay_ip) + u, 0, STATE_MAX);
+    *vv = clip(decay(v, L->decay_v) + *ip + i_fb, 0, STATE_MAX);
+}
+
 /* One step of every neuron of a layer with binary spikes; fired[j] = −1 where neuron j
  * spiked, else 0. Returns non-zero when a state ends the step at ±STATE_MAX (saturation). */
 __attribute__((noinline)) static int32_t neuron_update(
     const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
     int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired) {
-    const int32_t keep_in = L->decay_in, keep_ip = L->decay_ip, keep_v = L->decay_v,
-                  keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold;
+    const int32_t keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold;
     const int32_t low = L->drive_max >= 0 ? 0 : INT32_MIN,
                   high = L->drive_max >= 0 ? L->drive_max : INT32_MAX;
     const int32_t *restrict bias = L->bias;
     int32_t saturated = 0;
     for (int32_t j = 0; j < L->n_out; j++) {
-        int32_t in = clip(decay(i_in[j], keep_in) + input[j], -STATE_MAX, STATE_MAX);
-        int32_t u = clip(in + bias[j], low, high);
-        int32_t ip = clip(decay(i_ip[j], keep_ip) + u, 0, STATE_MAX);
-        int32_t vv = clip(decay(v[j], keep_v) + ip + i_fb[j], 0, STATE_MAX);
+        int32_t in, ip, vv;
+        subthreshold(L, i_in[j], i_ip[j], v[j], i_fb[j], input[j], bias[j], low, high,
+                     &in, &ip, &vv);
         int32_t spike = -(vv > theta);
         vv &= ~spike;
         int32_t fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
@@ -118,18 +126,16 @@ __attribute__((noinline)) static int32_t neuron_update_graded(
     const layer_t *L, int32_t *restrict i_in, int32_t *restrict i_ip, int32_t *restrict v,
     int32_t *restrict i_fb, const int32_t *restrict input, int32_t *restrict fired,
     int32_t *restrict payload) {
-    const int32_t keep_in = L->decay_in, keep_ip = L->decay_ip, keep_v = L->decay_v,
-                  keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold,
+    const int32_t keep_fb = L->decay_fb, w_fb = L->feedback_weight, theta = L->threshold,
                   payload_max = L->payload_max;
     const int32_t low = L->drive_max >= 0 ? 0 : INT32_MIN,
                   high = L->drive_max >= 0 ? L->drive_max : INT32_MAX;
     const int32_t *restrict bias = L->bias;
     int32_t saturated = 0;
     for (int32_t j = 0; j < L->n_out; j++) {
-        int32_t in = clip(decay(i_in[j], keep_in) + input[j], -STATE_MAX, STATE_MAX);
-        int32_t u = clip(in + bias[j], low, high);
-        int32_t ip = clip(decay(i_ip[j], keep_ip) + u, 0, STATE_MAX);
-        int32_t vv = clip(decay(v[j], keep_v) + ip + i_fb[j], 0, STATE_MAX);
+        int32_t in, ip, vv;
+        subthreshold(L, i_in[j], i_ip[j], v[j], i_fb[j], input[j], bias[j], low, high,
+                     &in, &ip, &vv);
         /* ⌈(v − θ)/|w_fb|⌉ for v > θ (both below 2^23: no overflow), at most P */
         int32_t s = vv > theta ? (vv - theta - w_fb - 1) / -w_fb : 0;
         s = s > payload_max ? payload_max : s;

@@ -203,13 +203,27 @@ __attribute__((noinline)) static void add_rows(int32_t *restrict acc,
 }
 
 /* acc += the rows of the neurons that spiked times their payloads (graded spikes). */
-static void add_weighted_rows(int32_t *restrict acc, const int8_t *restrict rows_t,
+__attribute__((noinline)) static void add_weighted_rows(int32_t *restrict acc, const int8_t *restrict rows_t,
                               int32_t n_out, const int32_t *restrict events,
                               const int32_t *restrict payloads, int32_t n_events) {
     for (int32_t e = 0; e < n_events; e++) {
         const int8_t *restrict row = rows_t + (int64_t)events[e] * n_out;
         const int32_t p = payloads[e];
-        for (int32_t j = 0; j < n_out; j++) acc[j] += p * row[j];
+        int32_t j = 0;
+#if defined(__AVX2__)
+        /* as in add_rows, with the widened row multiplied by the payload */
+        const __m256i payload = _mm256_set1_epi32(p);
+        for (; j + 16 <= n_out; j += 16) {
+            __m256i low = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j)));
+            __m256i high = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j + 8)));
+            __m256i *a0 = (__m256i *)(acc + j), *a1 = (__m256i *)(acc + j + 8);
+            _mm256_storeu_si256(a0, _mm256_add_epi32(_mm256_loadu_si256(a0),
+                                                     _mm256_mullo_epi32(low, payload)));
+            _mm256_storeu_si256(a1, _mm256_add_epi32(_mm256_loadu_si256(a1),
+                                                     _mm256_mullo_epi32(high, payload)));
+        }
+#endif
+        for (; j < n_out; j++) acc[j] += p * row[j];
     }
 }
 

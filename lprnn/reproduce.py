@@ -17,7 +17,8 @@ on N cores, each with one torch thread (``OMP_NUM_THREADS=1`` unless set, the th
 :mod:`lprnn.core.threads`): first every model notebook 02 trains
 (:func:`lprnn.experiments.training.recipes_to_train`, cached by
 :func:`lprnn.ann.train.load_or_train`) is trained, N at a time; then the notebooks run N at a
-time, the longest first (:data:`LONGEST_FIRST`), and the results notebook last, alone; each
+time, the longest first (:data:`LONGEST_FIRST`), starting as soon as the last models leave a
+worker free, and the results notebook last, alone; each
 kernel's own messages go to ``<name>.kernel.log`` beside its executed copy. Models that two
 notebooks need are trained once (a lock per checkpoint). ``--workers 1`` runs
 everything in order in one process.
@@ -234,26 +235,11 @@ def _pool(workers: int):
                                mp_context=multiprocessing.get_context("spawn"))
 
 
-def pretrain(recipes: Sequence, workers: int, log: Callable[[str], None] = print) -> float:
-    """Train every recipe of ``recipes`` not cached yet, ``workers`` at a time (one torch
-    thread each); a line per model. Returns the wall seconds."""
-    from concurrent.futures import as_completed
-
-    if not recipes:
-        return 0.0
-    start = time.perf_counter()
-    log(f"reproduce: training {len(recipes)} models (or loading them), {workers} at a time")
-    with _pool(workers) as pool:
-        futures = {pool.submit(_train_model, recipe): recipe for recipe in recipes}
-        for done, future in enumerate(as_completed(futures), 1):
-            seconds, cached = future.result()
-            recipe = futures[future]
-            log(f"[model {done}/{len(recipes)}] {recipe.name} seed "
-                f"{recipe.train.get('seed', 0)}, weight bits "
-                f"{recipe.model.get('weight_frac_bits')}: "
-                f"{'cached' if cached else f'trained in {seconds:.1f} s'} "
-                f"(elapsed {time.perf_counter() - start:.1f} s)")
-    return time.perf_counter() - start
+def _model_line(recipe, seconds: float, cached: bool) -> str:
+    """What a progress line says of one model of the training phase."""
+    return (f"{recipe.name} seed {recipe.train.get('seed', 0)}, weight bits "
+            f"{recipe.model.get('weight_frac_bits')}: "
+            f"{'cached' if cached else f'trained in {seconds:.1f} s'}")
 
 
 def schedule(jobs: Sequence[NotebookJob]) -> list[NotebookJob]:
@@ -271,8 +257,9 @@ def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full:
                   log: Callable[[str], None] = print) -> list[NotebookRun]:
     """Execute ``notebooks`` in the given order, and those of :data:`RECIPE_NOTEBOOKS` again on
     each of ``recipes`` (:func:`plan`); stop at the first failure. With ``workers`` > 1, the
-    training notebook's models are trained first (:func:`pretrain`) and the notebooks run
-    ``workers`` at a time in :func:`schedule` order (module docstring).
+    training notebook's models (:func:`models_to_train`) are trained first and then the
+    notebooks run, ``workers`` at a time in :func:`schedule` order, in one pool (module
+    docstring).
 
     Returns one :class:`NotebookRun` per notebook, in the order they finished. Raises
     :class:`NotebookFailed` (with the failing cell's error and the path of the kept executed
@@ -294,9 +281,12 @@ def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full:
     log(f"reproduce: {len(jobs)} notebook runs ({size}, {workers} worker"
         f"{'s' if workers > 1 else ''}) -> {out}")
     start = time.perf_counter()
+    models = models_to_train(jobs, run_size(quick, full)) if workers > 1 else []
     if workers > 1:
-        pretrain(models_to_train(jobs, run_size(quick, full)), workers, log)
         jobs = schedule(jobs)
+        if models:
+            log(f"reproduce: training {len(models)} models (or loading them), then the "
+                f"notebooks, {workers} at a time")
     numbered = {job.executed_name: i for i, job in enumerate(jobs, 1)}
     runs: list[NotebookRun] = []
 
@@ -321,21 +311,34 @@ def run_notebooks(notebooks: Sequence[str | Path], *, quick: bool = False, full:
             finished(job, _execute(*arguments(job)))
         return runs
     last = [j for j in jobs if j.notebook.name == RESULTS_NOTEBOOK]
-    waiting = [j for j in jobs if j.notebook.name != RESULTS_NOTEBOOK]
+    # The models first, then the notebooks, in one pool: a worker that the last models leave
+    # free starts a notebook (one whose model is still training waits for it on the
+    # checkpoint's lock, as it would for the training phase to end).
+    waiting: list = models + [j for j in jobs if j.notebook.name != RESULTS_NOTEBOOK]
+    trained = 0
     failure: NotebookFailed | None = None
     with _pool(workers) as pool:
         running = {}
         while waiting or running:
             while waiting and len(running) < workers and failure is None:
                 job = waiting.pop(0)
+                if not isinstance(job, NotebookJob):
+                    running[pool.submit(_train_model, job)] = job
+                    continue
                 kernel_log = str(out / f"{Path(job.executed_name).stem}.kernel.log")
                 running[pool.submit(_execute, *arguments(job), kernel_log)] = job
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
+                job = running.pop(future)
+                if not isinstance(job, NotebookJob):
+                    trained += 1
+                    log(f"[model {trained}/{len(models)}] {_model_line(job, *future.result())} "
+                        f"(elapsed {time.perf_counter() - start:.1f} s)")
+                    continue
                 try:
-                    finished(running.pop(future), future.result())
+                    finished(job, future.result())
                 except NotebookFailed as err:
                     failure = failure or err
     if failure is not None:

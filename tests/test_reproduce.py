@@ -204,3 +204,30 @@ def test_two_workers_run_every_notebook_once_results_last_and_stop_at_a_failure(
     assert info.value.notebook == bad
     ran = sorted(json.loads(line)["name"] for line in log_file.read_text().splitlines())
     assert ran == ["bad", "slow"]
+
+
+@pytest.mark.slow
+def test_two_workers_train_the_models_once_in_the_pool_the_notebooks_use(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path / "data"))
+    log_file = tmp_path / "log.jsonl"
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    uses_models = ("from lprnn.ann.train import load_or_train\n"
+                   "from lprnn.experiments.training import recipes_to_train\n"
+                   "CACHED = [load_or_train(r, progress=False)[1]['cached']\n"
+                   "          for _, _, r in recipes_to_train('digits', 'quick')]")
+    notebooks = [_notebook(src / "02_train_lprnn.ipynb", "NAME = 'train'", uses_models,
+                           _logging_cell(log_file, "name=NAME, cached=CACHED")),
+                 _notebook(src / "03_other.ipynb", "NAME = 'other'", uses_models,
+                           _logging_cell(log_file, "name=NAME, cached=CACHED"))]
+    lines = []
+    runs = reproduce.run_notebooks(notebooks, quick=True, output_dir=tmp_path / "out",
+                                   workers=2, log=lines.append)
+    trained = [line for line in lines if line.startswith("[model ")]
+    assert len(trained) == 2 and all("digits seed 0" in line and "trained in" in line
+                                     for line in trained)
+    assert len(list((tmp_path / "data" / "models").glob("*.pt"))) == 2
+    # every notebook found both models trained (waiting for one still in training if need be)
+    ran = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert sorted(r["name"] for r in ran) == ["other", "train"] and len(runs) == 2
+    assert all(r["cached"] == [True, True] for r in ran)

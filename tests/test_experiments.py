@@ -16,7 +16,7 @@ from lprnn.experiments import common
 
 NOTEBOOKS = sorted((config.REPO_ROOT / "notebooks").glob("0[1-9]_*.ipynb"))
 CALL = re.compile(r"lprnn\.experiments\.(\w+)\(\*\*lprnn\.experiments\.notebook_parameters\(\s*"
-                  r"globals\(\), lprnn\.experiments\.(\w+)(?:, extra=\[([^\]]*)\])?\)\)")
+                  r"globals\(\), lprnn\.experiments\.(\w+)\)\)")
 
 
 def test_unknown_parameter_is_named_with_the_valid_ones():
@@ -38,9 +38,6 @@ def test_notebook_parameters_become_the_call_and_the_run_size():
     assert experiments.notebook_parameters(dict(quick=False, full=True), experiment)["size"] == "full"
     with pytest.raises(ValueError, match="size"):
         experiments.notebook_parameters(dict(quick=False, size="full"), experiment)
-    assert experiments.notebook_parameters(dict(quick=False, full=False, frontier_recipes=None),
-                                           experiment, extra=["frontier_recipes"]) \
-        == dict(size="default")
     with pytest.raises(ValueError, match="frontier_recipes"):
         experiments.notebook_parameters(dict(quick=False, frontier_recipes=None), experiment)
 
@@ -80,18 +77,15 @@ def test_several_seeds_get_mean_spread_and_t_interval():
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_parameters_are_its_experiments_arguments(notebook):
-    """papermill reads exactly the experiment's arguments (plus quick/full and the names the
-    call lists as ``extra``) from the parameters cell, and the notebook makes one call of that
-    experiment."""
+    """papermill reads exactly the experiment's arguments (plus quick/full) from the parameters
+    cell, and the notebook makes one call of that experiment."""
     papermill = pytest.importorskip("papermill")
     nb = nbformat.read(notebook, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     calls = CALL.findall(code)
     assert len(calls) == 1 and calls[0][0] == calls[0][1], calls
     function = getattr(experiments, calls[0][0])
-    extra = set(re.findall(r'"(\w+)"', calls[0][2]))
-    expected = ({n for n in inspect.signature(function).parameters if n != "size"}
-                | {"quick", "full"} | extra)
+    expected = {n for n in inspect.signature(function).parameters if n != "size"} | {"quick", "full"}
     declared = set(papermill.inspect_notebook(str(notebook)))
     assert declared <= expected, declared - expected
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))

@@ -199,13 +199,11 @@ def figure_path(name: str, recipe_name: str = "digits", *, quick: bool = False,
     return config.figures_dir() / f"{'.'.join(parts)}.png"
 
 
-def notebook_parameters(namespace: Mapping[str, Any], experiment: Callable,
-                        extra: Iterable[str] = ()) -> dict[str, Any]:
+def notebook_parameters(namespace: Mapping[str, Any], experiment: Callable) -> dict[str, Any]:
     """Keyword arguments of ``experiment`` from a notebook's parameters (:func:`check_parameters`
-    against the experiment's arguments plus ``quick``/``full``, which become ``size``, and the
-    ``extra`` names the notebook passes on itself, which are checked but not returned)."""
+    against the experiment's arguments plus ``quick``/``full``, which become ``size``)."""
     arguments = [name for name in inspect.signature(experiment).parameters if name != "size"]
-    found = check_parameters(namespace, arguments + ["quick", "full", *extra])
+    found = check_parameters(namespace, arguments + ["quick", "full"])
     kwargs = {name: value for name, value in found.items() if name in arguments}
     if "size" in inspect.signature(experiment).parameters:
         kwargs["size"] = recipes.run_size(bool(found.get("quick", False)),

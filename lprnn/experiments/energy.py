@@ -1,5 +1,10 @@
 """Notebook 08: energy and latency of the mapped network, estimated from counted operations
-(energy rows)."""
+(energy rows), the input sent only when it changes, and the accuracy–energy frontier.
+
+:func:`energy` is the notebook's one experiment: :func:`platform_energy` (the mapped network
+against the ANN on other processors, and energy over k), then
+:func:`lprnn.experiments.energy_frontier.input_coding_and_reconciliation` and
+:func:`lprnn.experiments.energy_frontier.energy_frontier`, their tables and rows together."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from lprnn import snn
+from lprnn.experiments import energy_frontier
 from lprnn.experiments.ann_to_snn import trained_and_mapped
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
                                       resolve, rows_from_table)
@@ -18,8 +24,30 @@ LOIHI = "SNN on Loihi (ΣΔ neurons)"
 
 def energy(recipe_name: str = "digits", size: str = "default", seeds: Sequence[int] = (0,),
            steps_per_ann_step: int | None = None, energy_samples: int | None = None,
-           sweep_steps: Sequence[int] = (4, 8, 16), hop_length: int = 256,
+           sweep_steps: Sequence[int] = (4, 8, 16),
+           frontier_recipes: Sequence[str] | None = None, hop_length: int = 256,
            sample_rate: int = 48_000) -> ExperimentResult:
+    """Notebook 08: every table and row of :func:`platform_energy`,
+    :func:`~lprnn.experiments.energy_frontier.input_coding_and_reconciliation` (the recipe's
+    mapped network with the graded and the ΣΔ-encoded input) and
+    :func:`~lprnn.experiments.energy_frontier.energy_frontier` (on ``frontier_recipes``; None:
+    :func:`~lprnn.experiments.energy_frontier.frontier_recipes` of ``recipe_name``)."""
+    parts = [platform_energy(recipe_name, size, seeds, steps_per_ann_step, energy_samples,
+                             sweep_steps, hop_length, sample_rate),
+             energy_frontier.input_coding_and_reconciliation(recipe_name, size, seeds,
+                                                             steps_per_ann_step, energy_samples),
+             energy_frontier.energy_frontier(frontier_recipes, size, seeds,
+                                             recipe_name=recipe_name)]
+    tables = {name: table for part in parts for name, table in part.tables.items()}
+    if len(tables) != sum(len(part.tables) for part in parts):
+        raise RuntimeError("notebook 08's experiments name a table alike")
+    return ExperimentResult(tables, [row for part in parts for row in part.rows])
+
+
+def platform_energy(recipe_name: str = "digits", size: str = "default",
+                    seeds: Sequence[int] = (0,), steps_per_ann_step: int | None = None,
+                    energy_samples: int | None = None, sweep_steps: Sequence[int] = (4, 8, 16),
+                    hop_length: int = 256, sample_rate: int = 48_000) -> ExperimentResult:
     """Energy per inference of the mapped 3-bit lpRNN on Loihi against the ANN elsewhere,
     latency per ANN step, and energy and accuracy over k, per seed (one ANN step is one frame
     hop of ``hop_length`` samples at ``sample_rate``).

@@ -20,9 +20,9 @@ from the counted operations times Loihi's published per-operation energies
 A point is on the Pareto front when no other point has lower or equal energy and higher or
 equal SNN accuracy, one of them strictly.
 
-Two experiments (notebook 08): :func:`energy_frontier` (the frontier per recipe of
-:func:`frontier_recipes`, and whether a point reaches 50× the dense Cortex-M4 within one point
-of the ANN's accuracy) and
+Two experiments, parts of notebook 08's (:func:`lprnn.experiments.energy`):
+:func:`energy_frontier` (the frontier per recipe of :func:`frontier_recipes`, and whether a
+point reaches 50× the dense Cortex-M4 within one point of the ANN's accuracy) and
 :func:`input_coding_and_reconciliation` (the graded against the ΣΔ-encoded input at the
 notebook's k, and the seed's ≥ 500× reconciled, :func:`lprnn.snn.energy.reconciliation_table`).
 """

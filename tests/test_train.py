@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import TensorDataset
 
 from lprnn.datasets import SequenceDataset
@@ -209,3 +210,30 @@ def test_load_or_train_trains_once_then_loads(tmp_path, monkeypatch):
         load_or_train(recipe.with_overrides(model={"n_classes": 5}), progress=False)
     with pytest.raises(ValueError, match=r"unknown model option\(s\) \['size'\]"):
         load_or_train(recipe.with_overrides(model={"size": 5}), progress=False)
+
+
+def test_ema_keeps_the_average_of_the_weights_at_the_best_epoch():
+    """Independent of the AveragedModel inside train(): the weights after every optimizer step
+    are recorded by a hook and averaged here, w̄ ← γ w̄ + (1 − γ) w, from the first step."""
+    decay, after_step = 0.7, []
+    model = _model()
+    hook = register_optimizer_step_post_hook(
+        lambda *_: after_step.append({n: p.detach().clone() for n, p in model.named_parameters()}))
+    try:
+        result = train(model, toy_dataset(64, 0), toy_dataset(32, 1),
+                       TrainConfig(epochs=4, batch_size=16, lr=3e-2, ema_decay=decay,
+                                   device="cpu"), progress=False)
+    finally:
+        hook.remove()
+    assert len(after_step) == 16
+    average = dict(after_step[0])
+    for step, weights in enumerate(after_step[1:], 2):
+        average = {n: decay * average[n] + (1 - decay) * w for n, w in weights.items()}
+        if step == 4 * result.best_epoch:
+            break
+    kept = dict(model.named_parameters())
+    for name, value in average.items():
+        torch.testing.assert_close(kept[name].detach(), value)
+    assert not torch.equal(kept["lpff.linear.weight"].detach(), after_step[-1]["lpff.linear.weight"])
+    with pytest.raises(ValueError, match=r"ema_decay=1\.0: expected a value in \[0, 1\)"):
+        TrainConfig(ema_decay=1.0)

@@ -9,6 +9,9 @@ the model returned is the best epoch of the last round. Optional float pre-train
 (``float_epochs``): that many epochs with float weights first (history round −1); quantized
 training and lottery rewinds start from its best epoch. Optional feature augmentation
 (``freq_warp``, ``time_mask``, ``freq_mask``; :mod:`lprnn.ann.augment`) of every training batch.
+Optional weight average (``ema_decay`` = γ > 0, ``torch.optim.swa_utils.AveragedModel``):
+after every optimizer step w̄ ← γ w̄ + (1 − γ) w, restarted each round; w̄ (quantized in the
+forward pass like w) is what is validated, and the best epoch's w̄ is what is kept.
 
 Determinism: ``seed`` seeds the weight init (in :func:`load_or_train`) and the batch order.
 ``amp=True`` runs the input projections under ``torch.autocast(bfloat16)`` on CUDA only;
@@ -73,6 +76,8 @@ class TrainConfig:
     freq_mask: int = 0
     # Epochs trained with float weights before the quantized epochs (0 = quantized throughout).
     float_epochs: int = 0
+    # Exponential moving average of the weights (0 = off): the model validated and kept.
+    ema_decay: float = 0.0
     threads: int = DEFAULT_THREADS   # torch CPU threads while training (lprnn.core.threads)
 
     def __post_init__(self) -> None:
@@ -90,6 +95,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"TrainConfig.{name}={value!r}: expected a positive number")
+        if not (isinstance(self.ema_decay, (int, float)) and 0.0 <= self.ema_decay < 1.0):
+            raise ValueError(f"TrainConfig.ema_decay={self.ema_decay!r}: expected a value in "
+                             "[0, 1) (0: no weight average)")
         if not 0.0 < self.plateau_factor < 1.0:
             raise ValueError(f"TrainConfig.plateau_factor={self.plateau_factor!r}: "
                              "expected a value in (0, 1)")
@@ -211,6 +219,10 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
     loss_fn = nn.CrossEntropyLoss()
     augment_batch = getattr(train_set, "augment_batch", None)   # training-time augmentation
     augmentation = config.augmentation
+    # With ema_decay: the average is validated and kept (and the best epoch is its state).
+    average = (None if not config.ema_decay else torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay)))
+    kept = model if average is None else average.module
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_accuracy = None, first_epoch, -1.0
     desc = ("train (float)" if lottery_round == FLOAT_ROUND else
@@ -236,10 +248,12 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
             nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             nn.utils.clip_grad_value_(model.parameters(), config.clip_value)
             optimizer.step()
+            if average is not None:
+                average.update_parameters(model)
             total_loss += float(loss) * len(y)
             correct += int((logits.argmax(dim=1) == y).sum())
             seen += len(y)
-        val_accuracy = evaluate(model, val_set, device=device).accuracy
+        val_accuracy = evaluate(kept, val_set, device=device).accuracy
         scheduler.step(val_accuracy)
         record = dict(round=lottery_round, epoch=epoch + 1, train_loss=total_loss / seen,
                       train_accuracy=correct / seen, val_accuracy=val_accuracy,
@@ -247,11 +261,22 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         history.append(record)
         if val_accuracy > best_accuracy:
             best_accuracy, best_epoch = val_accuracy, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
             if on_best is not None:
-                on_best(best_epoch, best_accuracy)
+                _holding(model, best_state, lambda: on_best(best_epoch, best_accuracy))
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{val_accuracy:.3f}")
     return history, best_state, best_epoch, best_accuracy
+
+
+def _holding(model: nn.Module, state: dict[str, Tensor], action: Callable[[], None]) -> None:
+    """Run ``action`` while ``model`` holds ``state`` (e.g. the weight average), then give
+    it back its own weights."""
+    own = copy.deepcopy(model.state_dict())
+    model.load_state_dict(state)
+    try:
+        action()
+    finally:
+        model.load_state_dict(own)
 
 
 def _pretrain_float(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,

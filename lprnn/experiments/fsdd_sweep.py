@@ -26,11 +26,13 @@ from lprnn.experiments.common import ExperimentResult, budget
 # The FSDD recipes' defaults are this sweep's winner on the validation speaker over three
 # seeds ("float_pretrain": 10 float epochs, then 20 quantized); "authors" is the authors' HD
 # settings for 20 epochs (as the digits recipe) and
-# every other candidate changes one thing of "authors" (epoch counts are meant for the default
-# size). Values: keyword arguments of Recipe.with_overrides.
+# every other candidate but "recipe_ema" (the recipe with an exponential moving average of the
+# weights, TrainConfig.ema_decay) changes one thing of "authors" (epoch counts are meant for
+# the default size). Values: keyword arguments of Recipe.with_overrides.
 _AUTHORS = dict(epochs=20, float_epochs=0)
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "recipe": {},
+    "recipe_ema": dict(train=dict(ema_decay=0.99)),   # the recipe, the weight average kept
     "authors": dict(train=dict(_AUTHORS)),
     "longer": dict(train=dict(_AUTHORS, epochs=30)),
     "epochs50": dict(train=dict(_AUTHORS, epochs=50)),

@@ -71,22 +71,29 @@ class AdaptiveLIFState(NamedTuple):
     s: Tensor  # spikes of the previous step
 
 
-class AdaptiveLIFParams(NamedTuple):
-    tau_m: Tensor    # membrane time constant in steps (per neuron)
-    tau_adp: Tensor  # adaptation time constant in steps (per neuron)
+class AdaptiveLIFDecays(NamedTuple):
+    alpha: Tensor     # exp(−1/τ_m), per neuron
+    rho: Tensor       # exp(−1/τ_adp), per neuron
+    alpha_in: Tensor  # 1 − α
+    rho_in: Tensor    # 1 − ρ
+
+
+def adaptive_lif_decays(tau_m: Tensor, tau_adp: Tensor) -> AdaptiveLIFDecays:
+    """The per-step decays of the time constants τ_m and τ_adp (in steps): computed once per
+    sequence, as they do not change within it."""
+    alpha, rho = torch.exp(-1.0 / tau_m), torch.exp(-1.0 / tau_adp)
+    return AdaptiveLIFDecays(alpha, rho, 1 - alpha, 1 - rho)
 
 
 def adaptive_lif_step(drive: Tensor, state: AdaptiveLIFState,
-                      params: AdaptiveLIFParams) -> tuple[Tensor, AdaptiveLIFState]:
+                      decays: AdaptiveLIFDecays) -> tuple[Tensor, AdaptiveLIFState]:
     """One step of the adaptive LIF neuron (equations in the module docstring).
 
     ``drive`` = W x_t + U s_{t−1} + c. Returns (spikes, new state).
     """
-    alpha = torch.exp(-1.0 / params.tau_m)
-    rho = torch.exp(-1.0 / params.tau_adp)
-    b = rho * state.b + (1 - rho) * state.s
+    b = decays.rho * state.b + decays.rho_in * state.s
     threshold = THRESHOLD_BASELINE + ADAPTATION_STRENGTH * b
-    u = alpha * state.u + (1 - alpha) * drive - threshold * state.s
+    u = decays.alpha * state.u + decays.alpha_in * drive - threshold * state.s
     s = spike_function(u - threshold)
     return s, AdaptiveLIFState(u, b, s)
 
@@ -109,10 +116,10 @@ class AdaptiveLIFLayer(nn.Module):
         n_batch, n_steps, hidden = drive.shape
         zeros = drive.new_zeros(n_batch, hidden)
         state = AdaptiveLIFState(u=zeros, b=zeros + THRESHOLD_BASELINE, s=zeros)
-        params = AdaptiveLIFParams(self.tau_m, self.tau_adp)
+        decays = adaptive_lif_decays(self.tau_m, self.tau_adp)
         spikes = []
         for t in range(n_steps):
-            s, state = adaptive_lif_step(drive[:, t] + self.linear_hh(state.s), state, params)
+            s, state = adaptive_lif_step(drive[:, t] + self.linear_hh(state.s), state, decays)
             spikes.append(s)
         return torch.stack(spikes, dim=1)
 
@@ -126,12 +133,12 @@ class LeakyReadout(nn.Module):
         self.tau = nn.Parameter(torch.normal(20.0, 5.0, (n_outputs,)).clamp_min(1.0))
 
     def forward(self, spikes: Tensor) -> Tensor:
-        drive = self.linear(spikes)
         alpha = torch.exp(-1.0 / self.tau)
+        drive = (1 - alpha) * self.linear(spikes)
         o = drive.new_zeros(drive.shape[0], drive.shape[2])
         outputs = []
         for t in range(drive.shape[1]):
-            o = alpha * o + (1 - alpha) * drive[:, t]
+            o = torch.addcmul(drive[:, t], alpha, o)
             outputs.append(o)
         return torch.stack(outputs, dim=1)
 

@@ -56,7 +56,8 @@ def ann_logits(model: LpRNNClassifier, x: Tensor, batch_size: int = 128) -> Tens
 
 def compare(models: dict[str, LpRNNClassifier], network: LoihiNetwork, x: Tensor,
             labels: Tensor, *, with_rate_model: bool = True,
-            readout_shift: int | None = None) -> dict[str, pd.DataFrame]:
+            readout_shift: int | None = None,
+            logits: dict[str, Tensor] | None = None) -> dict[str, pd.DataFrame]:
     """Per ANN of ``models`` (label → model), one table with a row per clip: label, the ANN's,
     the rate model's and the SNN's predictions, the ANN's margin, saturation and the cause of
     each disagreement (:func:`lprnn.snn.analysis.disagreement_table`). The SNN and its rate
@@ -70,10 +71,13 @@ def compare(models: dict[str, LpRNNClassifier], network: LoihiNetwork, x: Tensor
     ``with_rate_model=False`` skips the rate model (every unsaturated disagreement then counts
     as "quantization"; for smoke runs). ``readout_shift``: SNN steps by which the readout window
     of the rate model is moved for the "readout" cause (default k // 2: half an ANN step, about
-    the lag of a deep layer, see :func:`lag_table`).
+    the lag of a deep layer, see :func:`lag_table`). ``logits``: the ANNs' logits on x
+    (:func:`ann_logits`) where already computed, by label.
     """
     snn = simulate(network, x)
-    all_logits = {label: ann_logits(model, x) for label, model in models.items()}
+    all_logits = {label: (logits or {}).get(label) for label in models}
+    all_logits = {label: ann_logits(models[label], x) if value is None else value
+                  for label, value in all_logits.items()}
     shifted = None
     if with_rate_model:
         disagree = torch.zeros(len(x), dtype=torch.bool)
@@ -186,14 +190,18 @@ def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
         raise ValueError(f"rate_model_steps={sorted(attributed)}: expected some of steps="
                          f"{list(steps)}")
     rows = []
+    plain = with_timing(model, "ann")
+    plain_logits = ann_logits(plain, x)
     for k in steps:
         timed = with_timing(model, "snn", k)
-        anns = {label: timed if TIMINGS[label] == "snn" else with_timing(model, "ann")
-                for label in timings}
+        anns = {label: timed if TIMINGS[label] == "snn" else plain for label in timings}
+        # every spike payload of this k is compared with the same ANN outputs
+        logits = {label: plain_logits if TIMINGS[label] == "ann" else ann_logits(timed, x)
+                  for label in timings}
         causes = with_rate_model and k in attributed
         for bits in spike_bits:
             network = map_network(timed, k, spike_bits=bits, **mapping_options)
-            tables = compare(anns, network, x, labels, with_rate_model=causes)
+            tables = compare(anns, network, x, labels, with_rate_model=causes, logits=logits)
             for label, table in tables.items():
                 rows += [dict(dataset=dataset, model=f"{label}, k={k}{spike_label(bits)}", k=k,
                               spike_bits=bits, **row)

@@ -178,7 +178,10 @@ def run_size(quick: bool = False, full: bool = False) -> str:
 
 def models_to_train(jobs: Sequence[NotebookJob], size: str) -> list:
     """The recipes of every model the training notebook's jobs among ``jobs`` train
-    (:func:`lprnn.experiments.training.recipes_to_train` with the notebook's defaults)."""
+    (:func:`lprnn.experiments.training.recipes_to_train` with the notebook's defaults), the
+    float models first: a k-bit model then finds its float pre-training, which it shares with
+    the float model of its seed (:func:`lprnn.ann.train.pretraining_path`), already done
+    instead of waiting for it on another worker."""
     from lprnn.experiments.training import recipes_to_train
 
     recipes = []
@@ -186,7 +189,7 @@ def models_to_train(jobs: Sequence[NotebookJob], size: str) -> list:
         if job.notebook.name == TRAINING_NOTEBOOK:
             name = job.parameters.get("recipe_name", "digits")
             recipes += [recipe for _, _, recipe in recipes_to_train(name, size)]
-    return recipes
+    return sorted(recipes, key=lambda recipe: recipe.model.get("weight_frac_bits") is not None)
 
 
 def _train_model(recipe) -> tuple[float, bool]:

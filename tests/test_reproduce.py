@@ -158,11 +158,13 @@ def test_the_models_trained_first_are_the_training_notebooks(tmp_path):
     jobs = reproduce.plan([tmp_path / "02_train_lprnn.ipynb", tmp_path / "03_ann_to_snn.ipynb"],
                           ["fsdd_speakers"], reproduce.speech_notebooks())
     recipes = reproduce.models_to_train(jobs, "default")
-    # digits: seed 0; the real-speech recipe: three seeds; float then 3-bit for each
+    # digits: seed 0; the real-speech recipe: three seeds; the float models first
     assert [(r.name, r.train.get("seed", 0), r.model["weight_frac_bits"]) for r in recipes] == [
-        ("digits", 0, None), ("digits", 0, 3)] + [
-        ("fsdd_speakers", seed, bits) for seed in (0, 1, 2) for bits in (None, 3)]
-    assert recipes[2:] == [r for _, _, r in recipes_to_train("fsdd_speakers", "default")]
+        (name, seed, bits) for bits in (None, 3)
+        for name, seed in [("digits", 0), ("fsdd_speakers", 0), ("fsdd_speakers", 1),
+                           ("fsdd_speakers", 2)]]
+    assert sorted(map(repr, recipes[1:4] + recipes[5:])) == sorted(
+        repr(r) for _, _, r in recipes_to_train("fsdd_speakers", "default"))
 
 
 def test_workers_must_be_a_positive_integer(tmp_path):

@@ -11,7 +11,7 @@ from lprnn.datasets import SequenceDataset
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.ann.recipes import Recipe
 from lprnn.ann.train import (TrainConfig, checkpoint_path, confusion_matrix, evaluate, load_checkpoint, load_or_train,
-                         recipe_key, save_checkpoint, train)
+                         pretraining_path, recipe_key, save_checkpoint, train)
 
 CONFIG = ModelConfig(n_inputs=4, ff_size=8, rnn_sizes=(8,), n_classes=2)
 FAST = TrainConfig(epochs=6, batch_size=32, lr=2e-2, device="cpu")
@@ -237,3 +237,35 @@ def test_ema_keeps_the_average_of_the_weights_at_the_best_epoch():
     assert not torch.equal(kept["lpff.linear.weight"].detach(), after_step[-1]["lpff.linear.weight"])
     with pytest.raises(ValueError, match=r"ema_decay=1\.0: expected a value in \[0, 1\)"):
         TrainConfig(ema_decay=1.0)
+
+
+def test_float_and_3bit_models_share_their_float_pretraining_exactly(tmp_path, monkeypatch):
+    """The 3-bit model trained after the float one (its float epochs read from the shared
+    file) equals the 3-bit model trained alone, tensor for tensor."""
+    monkeypatch.setenv("LPRNN_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr("lprnn.datasets.load_dataset", lambda name, split, **options:
+                        toy_dataset(48, {"train": 0, "val": 1, "test": 2}[split]))
+    options = dict(epochs=2, float_epochs=2, batch_size=16, device="cpu")
+    model = dict(ff_size=8, rnn_sizes=(8,))
+    float_recipe = Recipe("toy", "toy", "toy", model=dict(model, weight_frac_bits=None),
+                          train=options)
+    quantized = Recipe("toy", "toy", "toy", model=dict(model, weight_frac_bits=3), train=options)
+    train_set = toy_dataset(48, 0)
+    shared = pretraining_path(quantized, train_set)
+    assert shared == pretraining_path(float_recipe, train_set) != pretraining_path(
+        quantized.with_overrides(train=dict(lr=5e-3)), train_set)
+    from lprnn.ann import train as training
+    runs = []
+    pretrain = training._pretrain_float
+    monkeypatch.setattr(training, "_pretrain_float",
+                        lambda *args, **kwargs: runs.append(1) or pretrain(*args, **kwargs))
+    load_or_train(float_recipe, progress=False)
+    assert shared.is_file() and len(runs) == 1
+    trained, info = load_or_train(quantized, progress=False)
+    assert len(runs) == 1   # read, not run again
+    torch.manual_seed(0)
+    alone = LpRNNClassifier(ModelConfig(n_inputs=4, n_classes=2, **model))
+    train(alone, train_set, toy_dataset(48, 1), TrainConfig(**options), progress=False)
+    for name, value in alone.state_dict().items():
+        assert torch.equal(trained.state_dict()[name], value), name
+    assert [h["round"] for h in info["history"]] == [-1, -1, 0, 0]

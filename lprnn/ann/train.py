@@ -23,7 +23,8 @@ info) that load with ``torch.load(weights_only=True)``: nothing is unpickled; a 
 foreign or incomplete file is refused naming the file and the field. They are written
 atomically; while :func:`load_or_train` trains, the best epoch so far is kept in a
 ``.partial.pt`` file beside the final one, so Ctrl-C mid-epoch loses at most the epochs since
-then.
+then. The float pre-training is kept too (:func:`pretraining_path`), and the models of a
+recipe that differ only in their weight format (float and 3-bit, one seed) share it.
 """
 
 from __future__ import annotations
@@ -304,7 +305,8 @@ def _pretrain_float(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset
 
 def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
           config: TrainConfig | None = None, progress: bool = True, *,
-          checkpoint: str | Path | None = None) -> TrainResult:
+          checkpoint: str | Path | None = None,
+          pretraining: str | Path | None = None) -> TrainResult:
     """Train ``model`` in place (module docstring); it ends holding its best epoch's weights.
 
     ``model``: an LpRNNClassifier, or any classifier module ``x [B, T, F] -> logits [B, C]``
@@ -313,6 +315,12 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
     rewritten atomically at every new best validation epoch (info: ``partial=True``,
     ``best_epoch``, ``best_val_accuracy``), so an interrupted run (Ctrl-C mid-epoch) leaves
     the last good epoch on disk.
+    ``pretraining``: a file for the outcome of the float pre-training (``float_epochs``): its
+    best state, its history and the random generators' states after it. When the file exists
+    the pre-training is read from it instead of run, and the training goes on exactly as if it
+    had run (the float and the 3-bit models of one seed share it: their float epochs are the
+    same computation); otherwise it is run and written. The caller names the file after
+    everything the float epochs depend on (:func:`load_or_train` does).
     Runs with ``config.threads`` torch CPU threads and restores the caller's count.
     """
     config = config or TrainConfig()
@@ -320,11 +328,38 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         raise TypeError(f"config is a {type(config).__name__}: expected a TrainConfig "
                         "(use TrainConfig.from_dict for a dict of options)")
     with torch_threads(config.threads):
-        return _train(model, train_set, val_set, config, progress, checkpoint)
+        return _train(model, train_set, val_set, config, progress, checkpoint, pretraining)
+
+
+PRETRAINING_FORMAT = "lprnn-float-pretraining-v1"
+
+
+def _shared_pretraining(path: Path, model: LpRNNClassifier, train_set: Dataset,
+                        val_set: Dataset, config: TrainConfig, device: torch.device,
+                        generator: torch.Generator, progress: bool) -> list[dict[str, float]]:
+    """:func:`_pretrain_float`, or its outcome read from ``path`` (written when absent)."""
+    with atomic.lock(path):
+        if path.is_file():
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            if payload.get("format") != PRETRAINING_FORMAT:
+                raise ValueError(f"{path}: not a float pre-training file "
+                                 f"(expected format {PRETRAINING_FORMAT!r})")
+            model.load_state_dict(payload["state_dict"])
+            generator.set_state(payload["generator"])
+            torch.set_rng_state(payload["torch_rng"])
+            return json.loads(payload["history"])
+        history = _pretrain_float(model, train_set, val_set, config, device, generator, progress)
+        atomic.torch_save({"format": PRETRAINING_FORMAT, "history": json.dumps(history),
+                           "state_dict": {k: v.detach().cpu()
+                                          for k, v in model.state_dict().items()},
+                           "generator": generator.get_state(),
+                           "torch_rng": torch.get_rng_state()}, path)
+        return history
 
 
 def _train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset, config: TrainConfig,
-           progress: bool, checkpoint: str | Path | None) -> TrainResult:
+           progress: bool, checkpoint: str | Path | None,
+           pretraining: str | Path | None = None) -> TrainResult:
     if config.lottery_rounds and not isinstance(model, LpRNNClassifier):
         raise TypeError(f"lottery_rounds={config.lottery_rounds} needs an LpRNNClassifier, "
                         f"got a {type(model).__name__}")
@@ -345,7 +380,10 @@ def _train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset, config:
     model.to(device)
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, float]] = []
-    if config.float_epochs:
+    if config.float_epochs and pretraining is not None:
+        history = _shared_pretraining(Path(pretraining), model, train_set, val_set, config,
+                                      device, generator, progress)
+    elif config.float_epochs:
         history = _pretrain_float(model, train_set, val_set, config, device, generator, progress)
     initial_state = copy.deepcopy(model.state_dict())
     for lottery_round in range(config.lottery_rounds + 1):
@@ -459,6 +497,18 @@ def checkpoint_path(recipe: Any, train_set: Dataset) -> Path:
     return paths.models_dir() / f"{recipe.name}-{recipe_key(recipe)}-{data_fingerprint(train_set)}.pt"
 
 
+def pretraining_path(recipe: Any, train_set: Dataset) -> Path:
+    """Where :func:`load_or_train` keeps the float pre-training of ``recipe``: keyed without
+    the weight format and the options that act only after it (epochs, lottery rounds), so
+    that the float and the k-bit models of one seed share it."""
+    shared = replace(recipe, model={k: v for k, v in recipe.model.items()
+                                    if k not in ("weight_frac_bits", "weight_int_bits")},
+                     train={k: v for k, v in recipe.train.items()
+                            if k not in ("epochs", "lottery_rounds")})
+    return (paths.models_dir() / "pretraining" /
+            f"{recipe.name}-{recipe_key(shared)}-{data_fingerprint(train_set)}.pt")
+
+
 def load_or_train(recipe: Any, *, progress: bool = True) -> tuple[LpRNNClassifier, dict]:
     """The trained model of a :class:`lprnn.ann.recipes.Recipe`: loaded from its cached checkpoint,
     or trained (train split, best epoch by the val split), tested and cached. The model is
@@ -499,8 +549,10 @@ def _train_and_save(recipe: Any, train_config: TrainConfig, splits: dict[str, Da
     start = time.perf_counter()
     partial = partial_checkpoint_path(path)
     try:
+        shared = pretraining_path(recipe, splits["train"])
+        shared.parent.mkdir(parents=True, exist_ok=True)
         result = train(model, splits["train"], splits["val"], train_config, progress=progress,
-                       checkpoint=partial)
+                       checkpoint=partial, pretraining=shared)
     except KeyboardInterrupt:
         if partial.is_file():
             warnings.warn(f"training interrupted: the best epoch so far is kept in {partial} "

@@ -269,3 +269,12 @@ def test_float_and_3bit_models_share_their_float_pretraining_exactly(tmp_path, m
     for name, value in alone.state_dict().items():
         assert torch.equal(trained.state_dict()[name], value), name
     assert [h["round"] for h in info["history"]] == [-1, -1, 0, 0]
+
+
+def test_a_corrupt_pretraining_file_is_named_with_what_to_do(tmp_path):
+    path = tmp_path / "pre.pt"
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"pre\.pt is corrupt .*delete it to train it again"):
+        train(_model(), toy_dataset(32, 0), toy_dataset(16, 1),
+              TrainConfig(epochs=1, float_epochs=1, batch_size=16, device="cpu"),
+              progress=False, pretraining=path)

@@ -263,7 +263,9 @@ def _train_round(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
         if val_accuracy > best_accuracy:
             best_accuracy, best_epoch = val_accuracy, epoch + 1
             best_state = copy.deepcopy(kept.state_dict())
-            if on_best is not None:
+            if on_best is not None and average is None:
+                on_best(best_epoch, best_accuracy)
+            elif on_best is not None:   # on_best saves the model: let it hold the average
                 _holding(model, best_state, lambda: on_best(best_epoch, best_accuracy))
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{val_accuracy:.3f}")
     return history, best_state, best_epoch, best_accuracy
@@ -340,10 +342,14 @@ def _shared_pretraining(path: Path, model: LpRNNClassifier, train_set: Dataset,
     """:func:`_pretrain_float`, or its outcome read from ``path`` (written when absent)."""
     with atomic.lock(path):
         if path.is_file():
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-            if payload.get("format") != PRETRAINING_FORMAT:
-                raise ValueError(f"{path}: not a float pre-training file "
-                                 f"(expected format {PRETRAINING_FORMAT!r})")
+            try:
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as err:  # torch raises several types for truncated/garbage files
+                raise ValueError(f"float pre-training file {path} is corrupt ({type(err).__name__}"
+                                 f"): delete it to train it again") from None
+            if not isinstance(payload, dict) or payload.get("format") != PRETRAINING_FORMAT:
+                raise ValueError(f"{path}: not a float pre-training file (expected format "
+                                 f"{PRETRAINING_FORMAT!r}): delete it to train it again")
             model.load_state_dict(payload["state_dict"])
             generator.set_state(payload["generator"])
             torch.set_rng_state(payload["torch_rng"])

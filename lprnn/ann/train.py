@@ -336,17 +336,24 @@ def train(model: LpRNNClassifier, train_set: Dataset, val_set: Dataset,
 PRETRAINING_FORMAT = "lprnn-float-pretraining-v1"
 
 
+def _load_torch_file(path: Path, what: str, remedy: str = "") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a truncated or foreign file raises
+    ValueError naming ``what`` and the path (and ``remedy``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for truncated/garbage files
+        raise ValueError(f"{what} {path} is corrupt or not a torch file "
+                         f"({type(err).__name__}: {str(err)[:200]}){remedy}") from None
+
+
 def _shared_pretraining(path: Path, model: LpRNNClassifier, train_set: Dataset,
                         val_set: Dataset, config: TrainConfig, device: torch.device,
                         generator: torch.Generator, progress: bool) -> list[dict[str, float]]:
     """:func:`_pretrain_float`, or its outcome read from ``path`` (written when absent)."""
     with atomic.lock(path):
         if path.is_file():
-            try:
-                payload = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as err:  # torch raises several types for truncated/garbage files
-                raise ValueError(f"float pre-training file {path} is corrupt ({type(err).__name__}"
-                                 f"): delete it to train it again") from None
+            payload = _load_torch_file(path, "float pre-training file",
+                                       "; delete it to train it again")
             if not isinstance(payload, dict) or payload.get("format") != PRETRAINING_FORMAT:
                 raise ValueError(f"{path}: not a float pre-training file (expected format "
                                  f"{PRETRAINING_FORMAT!r}): delete it to train it again")
@@ -433,11 +440,7 @@ def load_checkpoint(path: str | Path, *,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for truncated/garbage files
-        raise ValueError(f"checkpoint {path} is corrupt or not a torch file "
-                         f"({type(err).__name__}: {str(err)[:200]})") from None
+    payload = _load_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         hint = (" (a plain state dict: use lprnn.ann.model.from_state_dict)"
                 if isinstance(payload, dict) and "state_dict" not in payload else "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -12,6 +14,7 @@ from lprnn.baselines import (AdaptiveSRNN, BaselineConfig, ElmanClassifier, LSTM
 from lprnn.baselines.conversions import (delta_encode, simulate_rate_coded,
                                          simulate_stock_sigma_delta)
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
+from lprnn.baselines.srnn import adaptive_lif_scan
 
 
 @pytest.mark.parametrize("model", [
@@ -47,6 +50,46 @@ def test_srnn_spikes_are_binary_and_time_constants_learn():
     activity = spiking_activity(model, x)
     assert torch.equal(activity.spike_counts[0], spikes.sum(dim=1))
     assert torch.allclose(activity.logits, model(x))
+
+
+def _adaptive_lif_autograd(x, weight_hh, tau_m, tau_adp):
+    """Yin et al.'s adaptive LIF step by step, every operation recorded by autograd: the
+    independent side of the written-out gradient of ``adaptive_lif_scan``."""
+    alpha, rho = torch.exp(-1.0 / tau_m), torch.exp(-1.0 / tau_adp)
+    u = x.new_zeros(x.shape[0], x.shape[2])
+    b, s = u + 0.01, u
+    spikes = []
+    for t in range(x.shape[1]):
+        b = rho * b + (1 - rho) * s
+        threshold = 0.01 + 1.8 * b
+        u = alpha * u + (1 - alpha) * (x[:, t] + s @ weight_hh.t()) - threshold * s
+        v = u - threshold
+        surrogate = (torch.exp(-v ** 2 / 0.5) / (math.sqrt(2 * math.pi) * 0.5) * 1.15
+                     - torch.exp(-(v - 0.5) ** 2 / 18) / (math.sqrt(2 * math.pi) * 3) * 0.15
+                     - torch.exp(-(v + 0.5) ** 2 / 18) / (math.sqrt(2 * math.pi) * 3) * 0.15)
+        h = (v > 0).to(v.dtype)
+        s = h + 0.5 * surrogate.detach() * (v - v.detach())  # dH/dv := γ·surrogate
+        spikes.append(s)
+    return torch.stack(spikes, dim=1)
+
+
+def test_adaptive_lif_scan_matches_a_step_by_step_autograd_loop():
+    torch.manual_seed(3)
+    hidden = 6
+    x = (torch.randn(4, 25, hidden, dtype=torch.float64) * 1.5).requires_grad_()
+    weight_hh = (torch.randn(hidden, hidden, dtype=torch.float64) * 0.6).requires_grad_()
+    tau_m = (torch.rand(hidden, dtype=torch.float64) * 20 + 3).requires_grad_()
+    tau_adp = (torch.rand(hidden, dtype=torch.float64) * 100 + 50).requires_grad_()
+    inputs = (x, weight_hh, tau_m, tau_adp)
+    weights = torch.randn(4, 25, hidden, dtype=torch.float64)
+    scan = adaptive_lif_scan(*inputs)
+    reference = _adaptive_lif_autograd(*inputs)
+    assert torch.equal(scan, reference.detach()) and 0.1 < scan.mean() < 0.9
+    expected = torch.autograd.grad((reference * weights).sum(), inputs)
+    got = torch.autograd.grad((scan * weights).sum(), inputs)
+    for name, g, e in zip(("x", "U", "tau_m", "tau_adp"), got, expected):
+        assert e.abs().max() > 0, name
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12, msg=name)
 
 
 def test_weight_discretizer_has_16_levels_and_straight_through_gradient():

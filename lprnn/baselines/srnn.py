@@ -45,57 +45,92 @@ def _gaussian(x: Tensor, mu: float, sigma: float) -> Tensor:
     return torch.exp(-((x - mu) ** 2) / (2 * sigma ** 2)) / (math.sqrt(2 * math.pi) * sigma)
 
 
-class _MultiGaussianSpike(torch.autograd.Function):
-    """H(x) forward; the multi-Gaussian surrogate derivative backward (Yin et al. 2021)."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        ctx.save_for_backward(x)
-        return (x > 0).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        w, s, h = SURROGATE_WIDTH, SURROGATE_SCALE, SURROGATE_HEIGHT
-        surrogate = (_gaussian(x, 0.0, w) * (1 + h) - _gaussian(x, w, s * w) * h
-                     - _gaussian(x, -w, s * w) * h)
-        return grad * surrogate * SURROGATE_GAMMA
+def _surrogate(v: Tensor) -> Tensor:
+    """The multi-Gaussian surrogate of dH/dv (Yin et al. 2021), times γ."""
+    w, s, h = SURROGATE_WIDTH, SURROGATE_SCALE, SURROGATE_HEIGHT
+    return SURROGATE_GAMMA * (_gaussian(v, 0.0, w) * (1 + h) - _gaussian(v, w, s * w) * h
+                              - _gaussian(v, -w, s * w) * h)
 
 
-spike_function = _MultiGaussianSpike.apply
+class _AdaptiveLIFScan(torch.autograd.Function):
+    """The recurrent adaptive-LIF layer over a whole sequence, with its gradient written out.
 
+    Forward, for t = 0 … T−1 with s_{−1} = 0, u_{−1} = 0, b_{−1} = b_0 (module docstring)::
 
-class AdaptiveLIFState(NamedTuple):
-    u: Tensor  # membrane
-    b: Tensor  # adaptation trace
-    s: Tensor  # spikes of the previous step
+        d_t = x_t + U s_{t−1}
+        b_t = ρ b_{t−1} + (1 − ρ) s_{t−1},   θ_t = b_0 + β b_t
+        u_t = α u_{t−1} + (1 − α) d_t − θ_t s_{t−1},   v_t = u_t − θ_t,   s_t = H(v_t)
 
+    Backward, t = T−1 … 0, with ḡ the gradients from step t+1 (zero at T−1) and σ the
+    surrogate::
 
-class AdaptiveLIFDecays(NamedTuple):
-    alpha: Tensor     # exp(−1/τ_m), per neuron
-    rho: Tensor       # exp(−1/τ_adp), per neuron
-    alpha_in: Tensor  # 1 − α
-    rho_in: Tensor    # 1 − ρ
+        ∂s_t = g_t + U^T ∂d_{t+1} + (1 − ρ) ∂b_{t+1} − θ_{t+1} ∂u_{t+1}
+        ∂v_t = σ(v_t) ∂s_t
+        ∂u_t = ∂v_t + α ∂u_{t+1}
+        ∂b_t = β (−∂v_t − s_{t−1} ∂u_t) + ρ ∂b_{t+1}
+        ∂d_t = (1 − α) ∂u_t                        (= ∂x_t)
 
-
-def adaptive_lif_decays(tau_m: Tensor, tau_adp: Tensor) -> AdaptiveLIFDecays:
-    """The per-step decays of the time constants τ_m and τ_adp (in steps): computed once per
-    sequence, as they do not change within it."""
-    alpha, rho = torch.exp(-1.0 / tau_m), torch.exp(-1.0 / tau_adp)
-    return AdaptiveLIFDecays(alpha, rho, 1 - alpha, 1 - rho)
-
-
-def adaptive_lif_step(drive: Tensor, state: AdaptiveLIFState,
-                      decays: AdaptiveLIFDecays) -> tuple[Tensor, AdaptiveLIFState]:
-    """One step of the adaptive LIF neuron (equations in the module docstring).
-
-    ``drive`` = W x_t + U s_{t−1} + c. Returns (spikes, new state).
+    and, summed over t and the batch: ∂U = Σ ∂d_t s_{t−1}^T, ∂α = Σ (u_{t−1} − d_t) ∂u_t,
+    ∂ρ = Σ (b_{t−1} − s_{t−1}) ∂b_t. Only the matrix product U^T ∂d_{t+1} has to run step by
+    step; the per-step autograd graph of a plain loop is what this replaces.
     """
-    b = decays.rho * state.b + decays.rho_in * state.s
-    threshold = THRESHOLD_BASELINE + ADAPTATION_STRENGTH * b
-    u = decays.alpha * state.u + decays.alpha_in * drive - threshold * state.s
-    s = spike_function(u - threshold)
-    return s, AdaptiveLIFState(u, b, s)
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight_hh: Tensor, alpha: Tensor, rho: Tensor) -> Tensor:
+        n_batch, n_steps, hidden = x.shape
+        x = x.transpose(0, 1)
+        drive, trace, potential = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        spikes = x.new_zeros(n_steps + 1, n_batch, hidden)  # spikes[t + 1] = s_t
+        u = x.new_zeros(n_batch, hidden)
+        b = x.new_full((n_batch, hidden), THRESHOLD_BASELINE)
+        alpha_in, rho_in = 1 - alpha, 1 - rho
+        for t in range(n_steps):
+            s_prev = spikes[t]
+            d = torch.addmm(x[t], s_prev, weight_hh.t(), out=drive[t])
+            b = torch.addcmul(rho * b, rho_in, s_prev, out=trace[t])
+            threshold = THRESHOLD_BASELINE + ADAPTATION_STRENGTH * b
+            u = alpha * u + alpha_in * d - threshold * s_prev
+            torch.sub(u, threshold, out=potential[t])
+            torch.gt(potential[t], 0, out=spikes[t + 1])
+        ctx.save_for_backward(weight_hh, alpha, rho, drive, trace, potential, spikes)
+        return spikes[1:].transpose(0, 1)
+
+    @staticmethod
+    def backward(ctx, grad_spikes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        weight_hh, alpha, rho, drive, trace, potential, spikes = ctx.saved_tensors
+        grad_spikes = grad_spikes.transpose(0, 1)
+        n_steps = grad_spikes.shape[0]
+        threshold = THRESHOLD_BASELINE + ADAPTATION_STRENGTH * trace
+        surrogate = _surrogate(potential)
+        grad_u_all, grad_b_all = torch.empty_like(drive), torch.empty_like(drive)
+        grad_s = grad_spikes[-1].clone()
+        alpha_in, rho_in = 1 - alpha, 1 - rho
+        grad_u = grad_b = None
+        for t in range(n_steps - 1, -1, -1):
+            if grad_u is not None:
+                grad_s = (grad_spikes[t] + (grad_u * alpha_in) @ weight_hh + rho_in * grad_b
+                          - threshold[t + 1] * grad_u)
+            grad_v = surrogate[t] * grad_s
+            grad_u = grad_v if grad_u is None else grad_v + alpha * grad_u
+            grad_b_here = -ADAPTATION_STRENGTH * (grad_v + spikes[t] * grad_u)
+            grad_b = grad_b_here if grad_b is None else grad_b_here + rho * grad_b
+            grad_u_all[t], grad_b_all[t] = grad_u, grad_b
+        grad_drive = alpha_in * grad_u_all
+        s_prev = spikes[:-1]
+        grad_weight = grad_drive.flatten(0, 1).t() @ s_prev.flatten(0, 1)
+        # u_{t−1}: u_t = v_t + θ_t, shifted by one step (u_{−1} = 0)
+        u_prev = torch.cat([torch.zeros_like(potential[:1]), (potential + threshold)[:-1]])
+        b_prev = torch.cat([torch.full_like(trace[:1], THRESHOLD_BASELINE), trace[:-1]])
+        grad_alpha = ((u_prev - drive) * grad_u_all).sum(dim=(0, 1))
+        grad_rho = ((b_prev - s_prev) * grad_b_all).sum(dim=(0, 1))
+        return grad_drive.transpose(0, 1), grad_weight, grad_alpha, grad_rho
+
+
+def adaptive_lif_scan(x: Tensor, weight_hh: Tensor, tau_m: Tensor, tau_adp: Tensor) -> Tensor:
+    """Spikes ``[B, T, H]`` of the recurrent adaptive-LIF layer driven by ``x = W x_t + c``
+    ``[B, T, H]``, with recurrent weights ``U [H, H]`` and time constants τ_m, τ_adp ``[H]`` (in
+    steps): α = exp(−1/τ_m), ρ = exp(−1/τ_adp) (equations in :class:`_AdaptiveLIFScan`)."""
+    return _AdaptiveLIFScan.apply(x, weight_hh, torch.exp(-1.0 / tau_m), torch.exp(-1.0 / tau_adp))
 
 
 class AdaptiveLIFLayer(nn.Module):
@@ -112,16 +147,7 @@ class AdaptiveLIFLayer(nn.Module):
         self.tau_adp = nn.Parameter(torch.normal(200.0, 5.0, (hidden_size,)))
 
     def forward(self, x: Tensor) -> Tensor:
-        drive = self.linear(x)
-        n_batch, n_steps, hidden = drive.shape
-        zeros = drive.new_zeros(n_batch, hidden)
-        state = AdaptiveLIFState(u=zeros, b=zeros + THRESHOLD_BASELINE, s=zeros)
-        decays = adaptive_lif_decays(self.tau_m, self.tau_adp)
-        spikes = []
-        for t in range(n_steps):
-            s, state = adaptive_lif_step(drive[:, t] + self.linear_hh(state.s), state, decays)
-            spikes.append(s)
-        return torch.stack(spikes, dim=1)
+        return adaptive_lif_scan(self.linear(x), self.linear_hh.weight, self.tau_m, self.tau_adp)
 
 
 class LeakyReadout(nn.Module):

@@ -1,9 +1,15 @@
 """Offline speech synthesis with eSpeak NG (the library shipped by the ``espeakng-loader`` wheel).
 
-A minimal ctypes binding: the library is initialised once per process in synchronous mode and
-audio is collected through the synth callback. eSpeak NG keeps global state, so synthesis is
-serial (a word takes a few milliseconds). No root, no system package and no network needed.
-The waveforms are not bit-reproducible: the same call twice can differ by a few samples.
+A minimal ctypes binding: the library is initialised in synchronous mode and audio is collected
+through the synth callback. No root, no system package and no network needed.
+
+eSpeak NG keeps state between utterances in its static variables (a voice variant's settings
+persist into later voices that do not set them), and its noise generator starts from a
+different seed in every process. So each :func:`synthesize` call loads the library afresh (``dlopen``,
+initialise, load the voice, speak, terminate, ``dlclose``: about 8 ms, mostly the voice's
+dictionary) and seeds the noise generator with a constant: a call's waveform depends on its text
+and voice only, never on what the process spoke before, and is bit-identical from run to run
+with the same eSpeak NG build. Synthesis is serial.
 
     >>> wave = synthesize("seven", Voice("en+f3", pitch=60, rate=170))
     >>> wave.dtype, SAMPLE_RATE
@@ -12,8 +18,8 @@ The waveforms are not bit-reproducible: the same call twice can differ by a few 
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
-import functools
 import hashlib
 import tempfile
 from pathlib import Path
@@ -29,6 +35,7 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 # espeak_PARAMETER
 _RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
+_RAND_SEED = 1  # eSpeak NG's noise generator, seeded before each utterance
 # eSpeak NG copies the data path into a fixed buffer and exits when it is longer.
 _MAX_DATA_PATH = 150
 
@@ -65,7 +72,11 @@ def _short_data_path(data_path: Path) -> Path:
 
 
 class _Engine:
-    """The initialised library and the buffer its callback appends to."""
+    """A freshly loaded, initialised library and the buffer its callback appends to.
+
+    A context manager: on exit the library is terminated and unloaded, so that the next engine
+    starts from eSpeak NG's initial static state.
+    """
 
     def __init__(self) -> None:
         try:
@@ -79,6 +90,7 @@ class _Engine:
                                                    ctypes.c_int]
         self.library.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.library.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self.library.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self.library.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint,
                                               ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
                                               ctypes.c_void_p, ctypes.c_void_p]
@@ -86,6 +98,7 @@ class _Engine:
         rate = self.library.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 200,
                                               str(data_path).encode(), _INITIALIZE_DONT_EXIT)
         if rate != SAMPLE_RATE:
+            self.close()
             raise RuntimeError(f"eSpeak NG initialisation returned {rate}, expected sample rate "
                                f"{SAMPLE_RATE} (data path {data_path})")
         self.chunks: list[np.ndarray] = []
@@ -97,32 +110,42 @@ class _Engine:
             self.chunks.append(np.ctypeslib.as_array(samples, shape=(n_samples,)).copy())
         return 0  # 0 = continue synthesis
 
+    def close(self) -> None:
+        self.library.espeak_Terminate()
+        _ctypes.dlclose(self.library._handle)
 
-@functools.cache
-def _engine() -> _Engine:
-    return _Engine()
+    def __enter__(self) -> _Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def synthesize(text: str, voice: Voice) -> np.ndarray:
-    """Speak ``text`` with ``voice``: int16 samples at :data:`SAMPLE_RATE` Hz."""
+    """Speak ``text`` with ``voice``: int16 samples at :data:`SAMPLE_RATE` Hz.
+
+    The library is loaded for this call alone and its noise generator is seeded with a constant
+    (module docstring), so the result depends on ``text`` and ``voice`` only.
+    """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text {text!r}: expected a non-empty string")
-    engine = _engine()
-    if engine.library.espeak_SetVoiceByName(voice.name.encode()) != 0:
-        raise ValueError(f"voice {voice.name!r}: not an eSpeak NG voice (e.g. 'en', 'de+f3')")
-    for parameter, value in ((_RATE, voice.rate), (_PITCH, voice.pitch),
-                             (_RANGE, voice.pitch_range), (_WORDGAP, voice.word_gap),
-                             (_VOLUME, 100)):
-        engine.library.espeak_SetParameter(parameter, int(value), 0)
-    encoded = text.encode("utf-8") + b"\0"
-    engine.chunks = []
-    status = engine.library.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0,
-                                         _CHARS_UTF8, None, None)
+    with _Engine() as engine:
+        if engine.library.espeak_SetVoiceByName(voice.name.encode()) != 0:
+            raise ValueError(f"voice {voice.name!r}: not an eSpeak NG voice (e.g. 'en', 'de+f3')")
+        for parameter, value in ((_RATE, voice.rate), (_PITCH, voice.pitch),
+                                 (_RANGE, voice.pitch_range), (_WORDGAP, voice.word_gap),
+                                 (_VOLUME, 100)):
+            engine.library.espeak_SetParameter(parameter, int(value), 0)
+        encoded = text.encode("utf-8") + b"\0"
+        engine.library.espeak_ng_SetRandSeed(_RAND_SEED)  # initialisation seeds it from the clock
+        status = engine.library.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0,
+                                             _CHARS_UTF8, None, None)
+        chunks = engine.chunks
     if status != 0:
         raise RuntimeError(f"eSpeak NG failed to synthesize {text!r} (error {status})")
-    if not engine.chunks:
+    if not chunks:
         return np.zeros(0, dtype=np.int16)
-    return np.concatenate(engine.chunks).astype(np.int16)
+    return np.concatenate(chunks).astype(np.int16)
 
 
 def voice_variants() -> list[str]:

@@ -80,6 +80,24 @@ def time_training_batches(model: nn.Module, parameters: list[nn.Parameter], x: T
     return seconds
 
 
+def compare_training(title: str, model: nn.Module, plain: nn.Module, x: Tensor, y: Tensor,
+                     warmup: int, repeats: int) -> None:
+    """Print ``title`` with the thread count and the largest logit difference of ``model`` and
+    ``plain`` (which trains ``model``'s parameters), then the median milliseconds per training
+    batch of each, from ``model``'s initial weights, and their ratio."""
+    with torch.no_grad():
+        difference = float((model(x) - plain(x)).abs().max())
+    print(f"{title}, {torch.get_num_threads()} threads; max |logit difference| = {difference:.2e}")
+    results = {}
+    for name, module in (("lprnn", model), ("plain per-step", plain)):
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
+        seconds = time_training_batches(module, list(model.parameters()), x, y, warmup, repeats)
+        model.load_state_dict(initial)
+        results[name] = statistics.median(seconds) * 1e3
+        print(f"{name:>15}: {results[name]:8.1f} ms per training batch (median of {repeats})")
+    print(f"speed-up: {results['plain per-step'] / results['lprnn']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
@@ -99,21 +117,9 @@ def main() -> None:
     plain = PlainLowpassClassifier(model)
     x = torch.randn(args.batch_size, args.steps, model.config.n_inputs, device=args.device)
     y = torch.randint(0, model.config.n_classes, (args.batch_size,), device=args.device)
-    with torch.no_grad():
-        difference = float((model(x) - plain(x)).abs().max())
-    print(f"network {model.config.n_inputs}-{args.ff_size}-{'-'.join(map(str, args.rnn_sizes))}"
-          f"-{model.config.n_classes}, batch {args.batch_size}, {args.steps} steps, "
-          f"{args.device}, {torch.get_num_threads()} threads; max |logit difference| = {difference:.2e}")
-    results = {}
-    for name, module in (("lprnn", model), ("plain per-step", plain)):
-        initial = {k: v.clone() for k, v in model.state_dict().items()}
-        seconds = time_training_batches(module, list(model.parameters()), x, y,
-                                        args.warmup, args.repeats)
-        model.load_state_dict(initial)
-        results[name] = statistics.median(seconds) * 1e3
-        print(f"{name:>15}: {results[name]:8.1f} ms per training batch "
-              f"(median of {args.repeats})")
-    print(f"speed-up: {results['plain per-step'] / results['lprnn']:.2f}x")
+    title = (f"network {model.config.n_inputs}-{args.ff_size}-{'-'.join(map(str, args.rnn_sizes))}"
+             f"-{model.config.n_classes}, batch {args.batch_size}, {args.steps} steps, {args.device}")
+    compare_training(title, model, plain, x, y, args.warmup, args.repeats)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from lprnn.baselines.conversions import (delta_encode, simulate_rate_coded,
                                          simulate_stock_sigma_delta)
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.baselines.srnn import adaptive_lif_scan
+from tests.oracles.adaptive_lif import adaptive_lif_autograd
 
 
 @pytest.mark.parametrize("model", [
@@ -52,27 +55,6 @@ def test_srnn_spikes_are_binary_and_time_constants_learn():
     assert torch.allclose(activity.logits, model(x))
 
 
-def _adaptive_lif_autograd(x, weight_hh, tau_m, tau_adp):
-    """Yin et al.'s adaptive LIF step by step, every operation recorded by autograd: the
-    independent side of the written-out gradient of ``adaptive_lif_scan``."""
-    alpha, rho = torch.exp(-1.0 / tau_m), torch.exp(-1.0 / tau_adp)
-    u = x.new_zeros(x.shape[0], x.shape[2])
-    b, s = u + 0.01, u
-    spikes = []
-    for t in range(x.shape[1]):
-        b = rho * b + (1 - rho) * s
-        threshold = 0.01 + 1.8 * b
-        u = alpha * u + (1 - alpha) * (x[:, t] + s @ weight_hh.t()) - threshold * s
-        v = u - threshold
-        surrogate = (torch.exp(-v ** 2 / 0.5) / (math.sqrt(2 * math.pi) * 0.5) * 1.15
-                     - torch.exp(-(v - 0.5) ** 2 / 18) / (math.sqrt(2 * math.pi) * 3) * 0.15
-                     - torch.exp(-(v + 0.5) ** 2 / 18) / (math.sqrt(2 * math.pi) * 3) * 0.15)
-        h = (v > 0).to(v.dtype)
-        s = h + 0.5 * surrogate.detach() * (v - v.detach())  # dH/dv := γ·surrogate
-        spikes.append(s)
-    return torch.stack(spikes, dim=1)
-
-
 def test_adaptive_lif_scan_matches_a_step_by_step_autograd_loop():
     torch.manual_seed(3)
     hidden = 6
@@ -83,7 +65,7 @@ def test_adaptive_lif_scan_matches_a_step_by_step_autograd_loop():
     inputs = (x, weight_hh, tau_m, tau_adp)
     weights = torch.randn(4, 25, hidden, dtype=torch.float64)
     scan = adaptive_lif_scan(*inputs)
-    reference = _adaptive_lif_autograd(*inputs)
+    reference = adaptive_lif_autograd(*inputs)
     assert torch.equal(scan, reference.detach()) and 0.1 < scan.mean() < 0.9
     expected = torch.autograd.grad((reference * weights).sum(), inputs)
     got = torch.autograd.grad((scan * weights).sum(), inputs)
@@ -209,3 +191,14 @@ def test_rate_coded_conversion_approaches_the_ann_with_more_steps():
         simulate_rate_coded(model, x, steps_per_ann_step=0)
     with pytest.raises(TypeError, match="LpRNNClassifier"):
         simulate_rate_coded(torch.nn.Linear(2, 2), x)
+
+
+def test_srnn_benchmark_runs_both_versions_on_the_same_weights():
+    """benchmarks/srnn_step.py at a tiny size: same logits, both timed, a ratio printed."""
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "srnn_step.py"), "--steps",
+                          "6", "--hidden", "5", "3", "--batch-size", "4", "--warmup", "0",
+                          "--repeats", "1"], capture_output=True, text=True, check=True, cwd=root)
+    assert "max |logit difference| = 0.00e+00" in run.stdout
+    assert "lprnn:" in run.stdout and "plain per-step:" in run.stdout
+    assert "speed-up:" in run.stdout

@@ -26,7 +26,6 @@ mattered more than a netx export for this comparison.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -103,13 +102,12 @@ class _AdaptiveLIFScan(torch.autograd.Function):
         threshold = THRESHOLD_BASELINE + ADAPTATION_STRENGTH * trace
         surrogate = _surrogate(potential)
         grad_u_all, grad_b_all = torch.empty_like(drive), torch.empty_like(drive)
-        grad_s = grad_spikes[-1].clone()
         alpha_in, rho_in = 1 - alpha, 1 - rho
-        grad_u = grad_b = None
+        grad_u = grad_b = None   # ∂u_{t+1}, ∂b_{t+1}: none after the last step
         for t in range(n_steps - 1, -1, -1):
-            if grad_u is not None:
-                grad_s = (grad_spikes[t] + (grad_u * alpha_in) @ weight_hh + rho_in * grad_b
-                          - threshold[t + 1] * grad_u)
+            grad_s = grad_spikes[t] if grad_u is None else (
+                grad_spikes[t] + (grad_u * alpha_in) @ weight_hh + rho_in * grad_b
+                - threshold[t + 1] * grad_u)
             grad_v = surrogate[t] * grad_s
             grad_u = grad_v if grad_u is None else grad_v + alpha * grad_u
             grad_b_here = -ADAPTATION_STRENGTH * (grad_v + spikes[t] * grad_u)

@@ -137,7 +137,7 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
                                  (_VOLUME, 100)):
             engine.library.espeak_SetParameter(parameter, int(value), 0)
         encoded = text.encode("utf-8") + b"\0"
-        engine.library.espeak_ng_SetRandSeed(_RAND_SEED)  # initialisation seeds it from the clock
+        engine.library.espeak_ng_SetRandSeed(_RAND_SEED)  # else: a seed of this process's
         status = engine.library.espeak_Synth(encoded, len(encoded), 0, _POS_CHARACTER, 0,
                                              _CHARS_UTF8, None, None)
         chunks = engine.chunks

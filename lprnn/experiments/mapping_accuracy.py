@@ -75,9 +75,9 @@ def compare(models: dict[str, LpRNNClassifier], network: LoihiNetwork, x: Tensor
     (:func:`ann_logits`) where already computed, by label.
     """
     snn = simulate(network, x)
-    all_logits = {label: (logits or {}).get(label) for label in models}
-    all_logits = {label: ann_logits(models[label], x) if value is None else value
-                  for label, value in all_logits.items()}
+    given = logits or {}
+    all_logits = {label: given[label] if label in given else ann_logits(model, x)
+                  for label, model in models.items()}
     shifted = None
     if with_rate_model:
         disagree = torch.zeros(len(x), dtype=torch.bool)

@@ -15,7 +15,14 @@ def test_candidate_recipes_change_only_what_they_name():
                                               "float", 0)
     assert float_model.model == dict(base.model, weight_frac_bits=None)
     assert float_model.dataset_options == dict(protocol="speakers", frontend="narrowband")
-    assert float_model.train == dict(base.train, epochs=20, float_epochs=0)
+    assert float_model.train == dict(base.train, epochs=20, float_epochs=0, time_stretch=0.0)
+    # the authors' settings do not inherit the recipe's time stretch (nor its epochs)
+    assert base.train["time_stretch"] > 0
+    for protocol in ("fsdd", "fsdd_speakers"):
+        authors = fsdd_sweep.candidate_recipe(get_recipe(protocol),
+                                              fsdd_sweep.CANDIDATES["authors"], "3-bit", 0)
+        assert TrainConfig.from_dict(authors.train).augmentation.active is False
+        assert authors.train["epochs"] == 20 and authors.train["float_epochs"] == 0
     seeded = fsdd_sweep.candidate_recipe(base, {}, "3-bit", 2)
     assert seeded.train == dict(base.train, seed=2) and seeded.model == base.model
     assert fsdd_sweep.candidate_recipe(base, {}, "3-bit", 0) == base

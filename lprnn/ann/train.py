@@ -8,7 +8,8 @@ and trained again (masked weights get zero gradient because the forward uses wei
 the model returned is the best epoch of the last round. Optional float pre-training
 (``float_epochs``): that many epochs with float weights first (history round −1); quantized
 training and lottery rewinds start from its best epoch. Optional feature augmentation
-(``freq_warp``, ``time_mask``, ``freq_mask``; :mod:`lprnn.ann.augment`) of every training batch.
+(``time_stretch``, ``freq_warp``, ``time_mask``, ``freq_mask``; :mod:`lprnn.ann.augment`) of
+every training batch.
 Optional weight average (``ema_decay`` = γ > 0, ``torch.optim.swa_utils.AveragedModel``):
 after every optimizer step w̄ ← γ w̄ + (1 − γ) w, restarted each round; w̄ (quantized in the
 forward pass like w) is what is validated, and the best epoch's w̄ is what is kept.
@@ -75,6 +76,7 @@ class TrainConfig:
     freq_warp: float = 0.0
     time_mask: int = 0
     freq_mask: int = 0
+    time_stretch: float = 0.0
     # Epochs trained with float weights before the quantized epochs (0 = quantized throughout).
     float_epochs: int = 0
     # Exponential moving average of the weights (0 = off): the model validated and kept.
@@ -107,7 +109,8 @@ class TrainConfig:
 
     @property
     def augmentation(self) -> FeatureAugmentation:
-        return FeatureAugmentation(self.freq_warp, self.time_mask, self.freq_mask)
+        return FeatureAugmentation(self.freq_warp, self.time_mask, self.freq_mask,
+                                   self.time_stretch)
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any]) -> "TrainConfig":

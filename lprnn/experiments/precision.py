@@ -37,7 +37,9 @@ def weight_precision(recipe_name: str = "digits", size: str = "default",
         base = recipe_for(recipe_name, size, seed)
         float_model, _ = train.load_or_train(base.with_overrides(model={"weight_frac_bits": None}))
         data = splits(base)
-        finetune = train.TrainConfig.from_dict({**base.train, "epochs": epochs})
+        # Fine-tuning starts from the trained float model: no float pre-training again.
+        finetune = train.TrainConfig.from_dict({**base.train, "epochs": epochs,
+                                                "float_epochs": 0})
         calibration = calibration_inputs(base, size)
         x, y = data["test"].features[:b.test_samples], data["test"].labels[:b.test_samples]
         for bits in frac_bits:

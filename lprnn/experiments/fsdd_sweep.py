@@ -23,14 +23,15 @@ from lprnn.ann.train import load_or_train
 from lprnn.datasets import fsdd
 from lprnn.experiments.common import ExperimentResult, budget
 
-# The FSDD recipes' defaults are this sweep's winners on the validation speaker (validation
-# clips for `fsdd`) over three seeds: float pre-training ("float_pretrain": 10 float epochs,
-# then 20 quantized) with a time stretch of the training batches ("stretch20" for `fsdd`,
-# twice as many epochs; "stretch30" for `fsdd_speakers`). "authors" is the authors' HD settings
-# for 20 epochs (as the digits recipe); "recipe_ema" is the recipe with an exponential moving
-# average of the weights (TrainConfig.ema_decay); every other candidate changes one thing of
-# "authors", or ("stretch…") adds a time stretch to "float_pretrain". Epoch counts are meant
-# for the default size. Values: keyword arguments of Recipe.with_overrides.
+# The FSDD recipes' defaults are this sweep's winners on validation (mean over float and 3-bit
+# weights and three seeds; the validation speaker for `fsdd_speakers`, validation clips for
+# `fsdd`): float pre-training ("float_pretrain": 10 float epochs, then 20 quantized) with a time
+# stretch of the training batches of ±20 % ("stretch20"; for `fsdd` with twice as many epochs,
+# "stretch20_longer"). "authors" is the authors' HD settings for 20 epochs (as the digits
+# recipe); "recipe_ema" is the recipe with an exponential moving average of the weights
+# (TrainConfig.ema_decay); every other candidate changes one thing of "authors", or
+# ("stretch…") adds a time stretch to "float_pretrain". Epoch counts are meant for the default
+# size. Values: keyword arguments of Recipe.with_overrides.
 _AUTHORS = dict(epochs=20, float_epochs=0, time_stretch=0.0)
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "recipe": {},

@@ -3,17 +3,17 @@
 The features are cached once (:mod:`lprnn.datasets.cache`), so augmentation acts on them, per
 sequence and per batch, in this order (each step off when its parameter is 0):
 
-0. time stretch (speed perturbation on the frame axis, end-aligned as the clips are): with
+1. time stretch (speed perturbation on the frame axis, end-aligned as the clips are): with
    ``a ~ U(1 − r, 1 + r)`` per sequence, ``x'[t] = x[T − 1 − (T − 1 − t) · a]`` (linear
    interpolation between frames; positions before the first frame take the first frame, the
    clip's leading padding), so the word is spoken faster (``a > 1``) or slower and still ends
    on the last frame, the variation in speaking rate between speakers (``torch.nn.functional.
    grid_sample`` with one affine grid per sequence);
-1. frequency warp (vocal-tract-length perturbation on the mel axis): with ``a ~ U(1 − w, 1 + w)``
+2. frequency warp (vocal-tract-length perturbation on the mel axis): with ``a ~ U(1 − w, 1 + w)``
    per sequence, ``x'[t, f] = x[t, f / a]`` (linear interpolation between bands, the top band
    repeated past the edge), so formants move up (``a > 1``) or down like a shorter or longer
    vocal tract, the variation between speakers that a model must ignore on unseen voices;
-2. time masking and 3. frequency masking (SpecAugment, Park et al. 2019, through
+3. time masking and 4. frequency masking (SpecAugment, Park et al. 2019, through
    ``torchaudio.functional.mask_along_axis_iid``): per sequence one block of ``U[0, m)``
    consecutive frames (bands) set to 0, the features' mean after their z-normalization.
 

@@ -1,6 +1,6 @@
 # lprnn: two commands do everything on a fresh machine.
 #   make reproduce   regenerate every figure and figures/results.csv (built-in dataset, 2 CPU cores;
-#                    notebooks 02, 03, 05, 06 again on the fsdd and fsdd_speakers recipes when the
+#                    notebooks 02 and 03 again on the fsdd and fsdd_speakers recipes (FULL=1: 05, 06 too) when the
 #                    Free Spoken Digit Dataset is in data/fsdd or ../shared/datasets/fsdd)
 #   make test        unit tests + every notebook in smoke mode (nbval)
 # Both create .venv from Python 3.10 when it is missing.

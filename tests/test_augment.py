@@ -1,4 +1,5 @@
-"""Feature augmentation (time stretch, frequency warp, SpecAugment masks) and float pre-training in training."""
+"""Feature augmentation (time stretch, frequency warp, SpecAugment masks) and float
+pre-training in training."""
 
 from __future__ import annotations
 

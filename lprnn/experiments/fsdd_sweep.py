@@ -33,18 +33,19 @@ from lprnn.experiments.common import ExperimentResult, budget
 # ("stretch…") adds a time stretch to "float_pretrain". Epoch counts are meant for the default
 # size. Values: keyword arguments of Recipe.with_overrides.
 _AUTHORS = dict(epochs=20, float_epochs=0, time_stretch=0.0)
+_FLOAT_PRETRAIN = dict(_AUTHORS, float_epochs=10)
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "recipe": {},
     "recipe_ema": dict(train=dict(ema_decay=0.99)),   # the recipe, the weight average kept
     "authors": dict(train=dict(_AUTHORS)),
     "longer": dict(train=dict(_AUTHORS, epochs=30)),
     "epochs50": dict(train=dict(_AUTHORS, epochs=50)),
-    "float_pretrain": dict(train=dict(_AUTHORS, float_epochs=10)),
-    "stretch20": dict(train=dict(_AUTHORS, float_epochs=10, time_stretch=0.2)),
-    "stretch30": dict(train=dict(_AUTHORS, float_epochs=10, time_stretch=0.3)),
-    "stretch40": dict(train=dict(_AUTHORS, float_epochs=10, time_stretch=0.4)),
-    "stretch20_longer": dict(train=dict(_AUTHORS, epochs=40, float_epochs=20, time_stretch=0.2)),
-    "stretch30_longer": dict(train=dict(_AUTHORS, epochs=40, float_epochs=20, time_stretch=0.3)),
+    "float_pretrain": dict(train=_FLOAT_PRETRAIN),
+    **{f"stretch{round(100 * r)}": dict(train=dict(_FLOAT_PRETRAIN, time_stretch=r))
+       for r in (0.2, 0.3, 0.4)},
+    **{f"stretch{round(100 * r)}_longer": dict(train=dict(_FLOAT_PRETRAIN, epochs=40,
+                                                          float_epochs=20, time_stretch=r))
+       for r in (0.2, 0.3)},
     "lr3e-3": dict(train=dict(_AUTHORS, lr=3e-3)),
     "batch32": dict(train=dict(_AUTHORS, batch_size=32)),
     "lottery": dict(train=dict(_AUTHORS, lottery_rounds=1)),

@@ -61,6 +61,26 @@ def test_tiny_frontier_and_target():
     assert not none["found"] and np.isnan(none["best_accuracy_at_ratio"])
 
 
+def test_frontier_prices_binary_spikes_whatever_the_mapper_default(monkeypatch):
+    """The per-operation energies are Loihi 1's, whose spikes are binary: every frontier point
+    maps with energy.PRICED_SPIKE_BITS, not the mapper's graded default."""
+    mapped = []
+
+    def spy(*args, **kwargs):
+        network = ef_map_network(*args, **kwargs)
+        mapped.append(network.spike_bits)
+        return network
+
+    ef_map_network = ef.map_network
+    monkeypatch.setattr(ef, "map_network", spy)
+    torch.manual_seed(0)
+    model = LpRNNClassifier(ModelConfig(n_inputs=4, ff_size=6, rnn_sizes=(8,), n_classes=3)).eval()
+    x, labels = torch.randn(4, 8, 4), torch.randint(0, 3, (4,))
+    ef.frontier(model, x, labels, x, [ef.FrontierPoint(2), ef.FrontierPoint(4, "sigma_delta")])
+    assert mapped == [energy.PRICED_SPIKE_BITS] * 2 == [1, 1]
+    assert ef_map_network(model, 2, calibration=x).spike_bits == 3   # the mapper's default
+
+
 def test_rows_for_pareto_points_and_figure():
     table = pd.DataFrame(dict(
         recipe="digits", seed=0, label=["a", "b"], pareto=[True, False],

@@ -95,9 +95,11 @@ def test_first_layer_scaled_down_when_a_spike_outweighs_the_weights():
     # k = 2 with τ_fb = 1 ANN step: one encoder spike is 39 % of x_max, more input than
     # r·2^e can carry, so the first layer's states are divided by 2^shift; it must still
     # decode the ANN's first-layer state (independent side) within twice the graded input's
-    # error (the code is coarse: a quantization step of 1.2 input units).
+    # error (the code is coarse: a quantization step of 1.2 input units). Binary spikes, as
+    # the energy experiments that use the ΣΔ-encoded input map.
     model, x = _model(), _held_inputs()
-    network = map_network(model, steps_per_ann_step=2, calibration=x)
+    network = map_network(model, steps_per_ann_step=2, calibration=x,
+                          spike_bits=energy.PRICED_SPIKE_BITS)
     encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)
     shift = encoded.metadata["input_coding"]["first_layer_state_shift"]
     assert shift >= 1

@@ -10,7 +10,7 @@ import torch
 
 from lprnn.core import hardware
 from lprnn.snn import map_network
-from lprnn.snn.mapper import MappingError, feedforward_decay, mapping_report
+from lprnn.snn.mapper import DEFAULT_SPIKE_BITS, MappingError, feedforward_decay, mapping_report
 from lprnn.ann.model import LpRNNClassifier, ModelConfig
 from lprnn.snn.network import LoihiNetwork
 from lprnn.snn import simulate
@@ -69,9 +69,11 @@ def test_decays_follow_the_retention_ratio():
         assert layer.neuron.decay_ip == 90
         assert layer.neuron.threshold == -layer.neuron.feedback_weight // 2
     assert math.isclose(network.metadata["effective_retention_ratio"], 0.8, rel_tol=5e-3)
-    # The reconstruction ceiling (one spike per step) is a_max in ANN units.
+    # The reconstruction ceiling (a full payload P every step) is a_max in ANN units.
     for layer in network.layers:
-        ceiling = -layer.neuron.feedback_weight * 4096 / layer.neuron.decay_fb / layer.state_scale
+        assert layer.neuron.payload_max == 2 ** DEFAULT_SPIKE_BITS - 1  # graded by default
+        ceiling = (-layer.neuron.feedback_weight * layer.neuron.payload_max * 4096
+                   / layer.neuron.decay_fb / layer.state_scale)
         assert math.isclose(ceiling, 6.0, rel_tol=1e-4)
 
 
@@ -109,7 +111,7 @@ def test_graded_spikes_make_the_step_finer_by_their_payload(bits):
     """spike_bits b: payload P = 2^b − 1, feedback weight and quantization step P times
     smaller (to rounding), the same decays and ceiling; the exact bounds still hold."""
     x = smooth_input()
-    binary = map_network(small_model(), 10, calibration=x)
+    binary = map_network(small_model(), 10, calibration=x, spike_bits=1)
     graded = map_network(small_model(), 10, calibration=x, spike_bits=bits)
     payload = 2 ** bits - 1
     assert graded.metadata["spike_bits"] == bits and binary.metadata["spike_bits"] == 1
@@ -187,10 +189,13 @@ def test_rejects_a_scale_that_cannot_avoid_saturation():
     model = small_model(n_inputs=4, ff_size=400, rnn_sizes=(4,), weight_int_bits=4)
     with torch.no_grad():
         model.rnn_layers[0].linear.weight.fill_(7.0)  # exact i_in bound: 400·56·c·2^e·4096/d_in
-    network = map_network(model, 10)                  # fits at k = 10 (d_in = 90) ...
+    network = map_network(model, 10, spike_bits=1)    # fits at k = 10 (d_in = 90) ...
     assert network.metadata["layers"]["rnn_layers.0"]["weight_multiplier"] >= 2
     with pytest.raises(MappingError, match="layer rnn_layers.0: avoiding 24-bit saturation"):
-        map_network(model, 100)                       # ... not at d_in = 9: c·2^e < 2
+        map_network(model, 100, spike_bits=1)        # ... not at d_in = 9: c·2^e < 2
+    # graded payloads of up to 7 raise the i_in bound 7-fold: the error names the remedy
+    with pytest.raises(MappingError, match="try fewer spike_bits"):
+        map_network(model, 10)
 
 
 def test_rejects_a_bias_beyond_the_mantissa_range():

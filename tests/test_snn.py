@@ -179,8 +179,8 @@ def test_synaptic_ops_count_fan_out_of_every_event():
     x_int = encode_input(net, x).numpy()
     for b in range(2):
         expected = (3 * ((x_int[b] != 0) @ fan_input).sum()
-                    + (result.spikes["lpff"][b].numpy() @ fan_first).sum()
-                    + (result.spikes["rnn_layers.0"][b].numpy() @ fan_hidden).sum())
+                    + ((result.spikes["lpff"][b].numpy() != 0) @ fan_first).sum()
+                    + ((result.spikes["rnn_layers.0"][b].numpy() != 0) @ fan_hidden).sum())
         assert int(result.synaptic_ops[b]) == int(expected)
 
 

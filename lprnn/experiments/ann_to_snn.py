@@ -15,7 +15,8 @@ from lprnn import config, snn
 from lprnn.ann import train
 from lprnn.datasets import load_dataset
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
-                                      recipe_for, resolve, rows_from_table, splits, summary_row)
+                                      recipe_for, resolve, rows_from_table, spike_label, splits,
+                                      summary_row)
 from lprnn.experiments import mapping_accuracy
 from lprnn.snn import mapper, resources
 
@@ -25,7 +26,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "spike-count readout": dict(readout="spike_counts"),
     "no recurrent delay": dict(recurrent_delay=0),
     "paper's neuron": dict(threshold="zero", activation_clamp="state", readout="spike_counts",
-                           recurrent_delay=0),
+                           recurrent_delay=0, spike_bits=1),
 }
 PROPORTIONS = {"ann_accuracy": True, "snn_accuracy": True, "agreement": True,
                "spikes_per_sample": False, "synaptic_ops_per_sample": False}
@@ -122,7 +123,8 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
             tables["lags"] = mapping_accuracy.lag_table(
                 model, network, test.features[:b.trace_samples]).reset_index()
         result = snn.compare_with_ann(model, network, x, y, progress=True).as_dict()
-        comparison.append(dict(model=f"lpRNN 3-bit {size}, k={k}", seed=seed, **result,
+        comparison.append(dict(model=f"lpRNN 3-bit {size}, k={k}{spike_label(network.spike_bits)}",
+                               seed=seed, **result,
                                mean_decoded_correlation=float(np.mean(list(correlation.values())))))
         variants = {f"k = {s}": (s, {}) for s in sweep_steps}
         variants.update({f"k = {k}, {label}": (k, options) for label, options in VARIANTS.items()})
@@ -130,7 +132,8 @@ def ann_to_snn(recipe_name: str = "digits", size: str = "default",
         xs, ys = test.features[:b.sweep_samples], test.labels[:b.sweep_samples]
         for label, (steps, options) in variants.items():
             mapped = snn.map_network(model, steps, calibration=calibration, **options)
-            sweep.append(dict(model=f"lpRNN 3-bit {size}, {label}", setting=label, k=steps,
+            sweep.append(dict(model=f"lpRNN 3-bit {size}, {label}{spike_label(mapped.spike_bits)}",
+                              setting=label, k=steps,
                               seed=seed, **snn.compare_with_ann(model, mapped, xs, ys).as_dict()))
     tables.update(comparison=pd.DataFrame(comparison), sweep=pd.DataFrame(sweep),
                   accuracy=pd.concat(accuracy, ignore_index=True))
@@ -197,7 +200,8 @@ def authors_checkpoint(recipe, size: str, steps_per_ann_step: int,
                               calibration=calibration_inputs(recipe, size))
     result = snn.compare_with_ann(authors, network, test.features[:n_samples],
                                   test.labels[:n_samples]).as_dict()
-    return pd.DataFrame([dict(model=f"authors' HD lpRNN, k={steps_per_ann_step}", **result,
+    return pd.DataFrame([dict(model=f"authors' HD lpRNN, k={steps_per_ann_step}"
+                                    f"{spike_label(network.spike_bits)}", **result,
                               loihi2_cores_estimated=resources.cores_needed(network))])
 
 

@@ -37,6 +37,13 @@ class ExperimentResult:
             columns=[c for c in results.COLUMNS if c not in ("commit", "notebook")])
 
 
+def spike_label(spike_bits: int) -> str:
+    """What the model label of an SNN row adds for a mapping with ``spike_bits``: nothing for
+    the paper's binary spikes, ", b-bit graded spikes" otherwise (so that a row's label says
+    which spikes it measured, whatever the mapper's default)."""
+    return "" if spike_bits == 1 else f", {spike_bits}-bit graded spikes"
+
+
 @dataclass(frozen=True)
 class Budget:
     """How many clips each measurement uses at one run size (None: the whole split)."""

@@ -124,7 +124,8 @@ def measure_point(model: LpRNNClassifier, point: FrontierPoint, x: torch.Tensor,
     variant = requantized(model, point.weight_bits)
     ann = _ann_predictions(variant, x)
     network = map_network(variant, steps_per_ann_step=point.steps_per_ann_step,
-                          calibration=calibration, threshold=point.threshold)
+                          calibration=calibration, threshold=point.threshold,
+                          spike_bits=energy.PRICED_SPIKE_BITS)
     if point.input_coding == "sigma_delta":
         network = sigma_delta_input(network, input_bound=float(calibration.abs().max()),
                                     feedback_time_constant=point.encoder_time_constant)
@@ -298,7 +299,8 @@ def input_coding_and_reconciliation(recipe_name: str = "digits", size: str = "de
     codings, tables = [], {}
     for seed in seeds:
         recipe, model, network, test = trained_and_mapped(recipe_name, size, seed,
-                                                          b.steps_per_ann_step)
+                                                          b.steps_per_ann_step,
+                                                          spike_bits=energy.PRICED_SPIKE_BITS)
         x, labels = test.features[:b.energy_samples], test.labels[:b.energy_samples]
         ann = _ann_predictions(model.eval(), x)
         bound = float(calibration_inputs(recipe, size).abs().max())

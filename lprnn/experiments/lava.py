@@ -14,7 +14,8 @@ from torch import Tensor
 
 from lprnn import config, snn
 from lprnn.experiments.ann_to_snn import trained_and_mapped
-from lprnn.experiments.common import ExperimentResult, check_seeds, resolve, rows_from_table
+from lprnn.experiments.common import (ExperimentResult, check_seeds, resolve, rows_from_table,
+                                      spike_label)
 from lprnn.snn.network import LoihiNetwork
 
 
@@ -75,7 +76,7 @@ def lava_equivalence(recipe_name: str = "digits", size: str = "default", seeds: 
             snn.simulate(export.load_network(paths["h5"]), x).logits.numpy(), run.logits))
         lava_correct = int((run.predictions == labels.numpy()).sum())
         checks.append(dict(
-            model=f"lpRNN 3-bit ({size}) k={k}", seed=seed,
+            model=f"lpRNN 3-bit ({size}) k={k}{spike_label(network.spike_bits)}", seed=seed,
             **{f"mismatches {n}": m for n, m in check.mismatches.items()},
             lava_equals_simulator=int(check.equivalent),
             lava_accuracy_checked_clips=lava_correct / len(x), lava_checked_clips=len(x),

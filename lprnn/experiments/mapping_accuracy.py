@@ -39,6 +39,7 @@ from torch import Tensor
 
 from lprnn import stats
 from lprnn.ann.model import LpRNNClassifier, with_timing
+from lprnn.experiments.common import spike_label
 from lprnn.snn import analysis
 from lprnn.snn.mapper import map_network
 from lprnn.snn.network import LoihiNetwork
@@ -163,11 +164,6 @@ def lag_table(model: LpRNNClassifier, network: LoihiNetwork, x: Tensor) -> pd.Da
                       analysis.layer_lags(traces, rate, k).add_prefix("rate_")], axis=1)
 
 
-def spike_label(spike_bits: int) -> str:
-    """What the model label adds for a mapping with ``spike_bits`` (nothing for binary spikes)."""
-    return "" if spike_bits == 1 else f", {spike_bits}-bit graded spikes"
-
-
 def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
         steps: Sequence[int] = (5, 10, 20), timings: Sequence[str] = tuple(TIMINGS),
         spike_bits: Sequence[int] = (1,), with_rate_model: bool = True,
@@ -177,7 +173,7 @@ def run(model: LpRNNClassifier, x: Tensor, labels: Tensor, *, dataset: str,
     :mod:`lprnn.snn.mapper`), and compared on (x, labels) as each ANN of ``timings`` (keys of
     :data:`TIMINGS`). One row per (model, k, spike bits, metric): columns dataset, model, k,
     spike_bits, metric, value, ci_low, ci_high, n_clips; graded mappings are labelled
-    (:func:`spike_label`).
+    (:func:`lprnn.experiments.common.spike_label`).
 
     The rate model, which attributes every disagreement to a cause, runs at the k of
     ``rate_model_steps`` (None: every k of ``steps``; it costs about 15 times the SNN), and at

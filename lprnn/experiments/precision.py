@@ -12,7 +12,9 @@ from lprnn import snn
 from lprnn.ann import train
 from lprnn.ann.model import LpRNNClassifier
 from lprnn.experiments.common import (ExperimentResult, calibration_inputs, check_seeds,
-                                      recipe_for, resolve, rows_from_table, splits)
+                                      recipe_for, resolve, rows_from_table, spike_label,
+                                      splits)
+from lprnn.snn.mapper import DEFAULT_SPIKE_BITS
 
 # Quantization-aware fine-tuning epochs per setting, per run size.
 FINETUNE_EPOCHS = {"quick": 1, "default": 1, "full": 10}
@@ -50,7 +52,8 @@ def weight_precision(recipe_name: str = "digits", size: str = "default",
                 model.load_state_dict(float_model.state_dict())
                 train.train(model, data["train"], data["val"], finetune, progress=False)
             ann = train.evaluate(model, data["test"])
-            line = dict(model=f"lpRNN {'float' if bits is None else f'{bits}-bit'}",
+            line = dict(model=f"lpRNN {'float' if bits is None else f'{bits}-bit'}"
+                              f"{spike_label(DEFAULT_SPIKE_BITS)}",
                         frac_bits=bits, seed=seed, ann_accuracy=ann.accuracy,
                         zero_weight_fraction=model.zero_weight_fraction(),
                         snn_accuracy=float("nan"), agreement=float("nan"), mapping="exact")

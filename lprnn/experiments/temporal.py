@@ -12,7 +12,9 @@ import torch
 from lprnn import snn
 from lprnn.ann.model import with_timing
 from lprnn.baselines import tasks
-from lprnn.experiments.common import ExperimentResult, check_seeds, resolve, rows_from_table
+from lprnn.experiments.common import (ExperimentResult, check_seeds, resolve, rows_from_table,
+                                      spike_label)
+from lprnn.snn.mapper import DEFAULT_SPIKE_BITS
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def temporal_tasks(size: str = "default", seeds: Sequence[int] = (0,),
                     metrics, out = adding_on_spikes(models["lprnn"], train_set, eval_set,
                                                     factor * k)
                     spiking.append(dict(task=train_set.name, seed=seed,
-                                        model=f"lpRNN → ΣΔ (k={factor * k})", **metrics))
+                                        model=f"lpRNN → ΣΔ (k={factor * k})"
+                                              f"{spike_label(DEFAULT_SPIKE_BITS)}",
+                                        **metrics))
                     outputs = out if outputs is None else outputs
     curves_table = pd.concat(curves, ignore_index=True)
     final = curves_table.sort_values("step").groupby(["task", "model", "seed"]).tail(1)

@@ -13,7 +13,9 @@ Loihi (SNN), per inference of ``n`` ANN steps with ``k`` SNN steps each:
 (every ΣΔ neuron is updated at every SNN step: its four states decay, so it is never idle).
 A graded spike (``spike_bits`` > 1 in :func:`lprnn.snn.map_network`) counts as one spike and
 one synaptic operation per synapse it reaches, whatever its payload: no published figure
-prices the payload, so estimates for graded networks rest on that assumption.
+prices the payload, so estimates for graded networks rest on that assumption. The energy
+experiments therefore map with :data:`PRICED_SPIKE_BITS`: the binary spikes of the paper and
+of Loihi 1, whose per-operation energies these are, not the mapper's graded default.
 Microcontroller / GPU (ANN), with MAC = multiply-accumulate of the dense network:
 
     MACs per ANN step = Σ_layers (n_in · n_out + n_out² [recurrent]) + n_last · n_classes
@@ -57,6 +59,8 @@ import torch
 from lprnn.core import conventions
 from lprnn.snn.network import LoihiNetwork
 
+# Spike bits of the networks whose energy is estimated (module doc): Loihi 1's binary spike.
+PRICED_SPIKE_BITS = 1
 # Every energy figure in a table of this module carries this basis: none is a measurement.
 ESTIMATE_LABEL = "estimate from counted operations x published per-operation energies"
 

@@ -106,6 +106,12 @@ class LoihiNetwork:
     def n_inputs(self) -> int:
         return self.layers[0].n_inputs
 
+    @property
+    def spike_bits(self) -> int:
+        """Bits of the neurons' spikes: 1 for binary spikes, b > 1 for graded payloads of up
+        to 2^b − 1."""
+        return max(layer.neuron.payload_max for layer in self.layers).bit_length()
+
     def window_start(self, n_ann_steps: int) -> int:
         """First SNN step of the readout window for an input of n_ann_steps ANN steps."""
         return conventions.window_start(n_ann_steps, self.averaging, self.steps_per_ann_step)

@@ -4,8 +4,10 @@
     python benchmarks/snn_throughput.py --clips 20 --brian2-ann-steps 40 --lava-ann-steps 10
 
 Network: the paper-size lpRNN (80-128-512-512-20) mapped by
-:func:`lprnn.snn.map_network` with ``k`` SNN steps per ANN step: the authors' released HD
-checkpoint when it is in the shared fixtures (realistic spike rates), else an untrained
+:func:`lprnn.snn.map_network` with ``k`` SNN steps per ANN step and binary spikes (the Brian2
+reference models the paper's binary neuron; ``map_network``'s default sends graded spikes):
+the authors' released HD checkpoint when it is in the shared fixtures (realistic spike
+rates), else an untrained
 ``LpRNNClassifier(ModelConfig(n_classes=20))`` (``--untrained`` forces it). Clips: the built-in
 digits test set, each made ``--ann-steps`` long (187, an HD clip's length, by default) by
 appending the following clips' frames, so that activity stays that of real speech throughout.
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(0)
         model, which = LpRNNClassifier(ModelConfig(n_classes=20)), "untrained (seed 0)"
     model.eval()
-    network = map_network(model, k, calibration=test.features[:args.calibration_samples])
+    network = map_network(model, k, calibration=test.features[:args.calibration_samples],
+                          spike_bits=1)
     sizes = "-".join(str(n) for n in [network.n_inputs] + [l.n_neurons for l in network.layers]
                      + [network.readout.n_classes])
     n_ann = x.shape[1]

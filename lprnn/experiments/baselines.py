@@ -68,7 +68,7 @@ def _slayer_line(data, hidden: int, config: train.TrainConfig, budget: dict, ave
 def _conversion_sweep(model, x, y, calibration, steps_sweep, stock_thresholds) -> list[dict]:
     lines = []
     for k in steps_sweep:
-        # Binary spikes, like for like with the other conversions' spikes.
+        # The paper's binary spikes, which count like the rate-coded IF neurons' spikes.
         mapped = snn.simulate(snn.map_network(model, k, calibration=calibration, spike_bits=1), x)
         spikes = sum(c.sum(dim=1) for c in mapped.spike_counts.values())
         lines.append(dict(system="lpRNN → adaptive ΣΔ", setting=f"k={k}",

@@ -142,8 +142,8 @@ _RECIPES.update({key: recipe for experiment in _PAPER_EXPERIMENTS
 # best mean validation accuracy (float and 3-bit, three seeds) of the sweep in
 # lprnn.experiments.fsdd_sweep (notebook 09) among settings that fit the reference run. At the
 # paper size (full), `fsdd` trains with the same ±20 % stretch at 10 + 20 epochs (twice the
-# epochs would take an hour per seed on one core); `fsdd_speakers` without it, as its recorded
-# rows were trained.
+# epochs would take 25–40 min per seed on one core); `fsdd_speakers` without it, as its
+# recorded rows were trained.
 _FSDD_MODEL = dict(n_inputs=80, n_classes=10, averaging="second_half")
 _FSDD_PRETRAINED = dict(_AUTHORS_HD_TRAIN, epochs=20, float_epochs=10)
 _FSDD_STRETCHED = dict(_FSDD_PRETRAINED, time_stretch=0.2)
@@ -160,8 +160,9 @@ def _fsdd_recipes(name: str, what: str, options: dict[str, Any], default_train: 
     """An FSDD protocol at the three sizes: smoke, the digits default network, the paper's.
 
     The full size trains the paper network with float pre-training (10 float epochs, then 20
-    quantized; ``full_train``): about 24 s per epoch on one core, 12 min per model, where the
-    authors' HD schedule (50 epochs and a lottery round) would take 40 min per model.
+    quantized; ``full_train``): 15–24 s per epoch on one core depending on the machine, 5–12 min
+    per model, where the authors' HD schedule (50 epochs and a lottery round) would take
+    25–40 min per model.
     """
     return {
         (name, "quick"): Recipe(

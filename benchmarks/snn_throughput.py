@@ -59,19 +59,22 @@ from lprnn.snn.network import (LoihiLayer, LoihiNetwork, LoihiReadout,  # noqa: 
 from lprnn.snn.simulator import DEFAULT_THREADS  # noqa: E402
 
 
-def tiny_network(readout_source: str, seed: int = 0) -> LoihiNetwork:
+def tiny_network(readout_source: str, seed: int = 0,
+                 decay_rounding: str = "truncate") -> LoihiNetwork:
     """A 4-6-5-3 random integer network exercising what the mapper may not use: negative
     weight exponents, θ > 0, a leaky membrane, with and without the drive clamp; and a
-    recurrent delay, as the mapper sets."""
+    recurrent delay, as the mapper sets; decays rounded as ``decay_rounding``."""
     rng = np.random.default_rng(seed)
 
     def weights(n_out: int, n_in: int) -> np.ndarray:
         return (rng.integers(-40, 41, (n_out, n_in)) * 2).astype(np.int32)
 
     comparator = SigmaDeltaFixedParams(decay_in=410, decay_ip=91, decay_v=4096, decay_fb=410,
-                                       feedback_weight=-3000, threshold=0, drive_max=20000)
+                                       feedback_weight=-3000, threshold=0, drive_max=20000,
+                                       decay_rounding=decay_rounding)
     leaky = SigmaDeltaFixedParams(decay_in=300, decay_ip=200, decay_v=1000, decay_fb=300,
-                                  feedback_weight=-2000, threshold=50)
+                                  feedback_weight=-2000, threshold=50,
+                                  decay_rounding=decay_rounding)
     layers = [LoihiLayer("lpff", weights(6, 4), 3, rng.integers(-50, 50, 6).astype(np.int32), 2,
                          comparator, 100.0),
               LoihiLayer("rnn_layers.0", weights(5, 6), 4,

@@ -63,12 +63,13 @@ def test_tiny_frontier_and_target():
 
 def test_frontier_prices_binary_spikes_whatever_the_mapper_default(monkeypatch):
     """The per-operation energies are Loihi 1's, whose spikes are binary: every frontier point
-    maps with energy.PRICED_SPIKE_BITS, not the mapper's graded default."""
+    maps with energy.PRICED_MAPPING (binary spikes, truncated decays), not the mapper's Loihi 2
+    defaults."""
     mapped = []
 
     def spy(*args, **kwargs):
         network = ef_map_network(*args, **kwargs)
-        mapped.append(network.spike_bits)
+        mapped.append((network.spike_bits, network.metadata["decay_rounding"]))
         return network
 
     ef_map_network = ef.map_network
@@ -77,8 +78,9 @@ def test_frontier_prices_binary_spikes_whatever_the_mapper_default(monkeypatch):
     model = LpRNNClassifier(ModelConfig(n_inputs=4, ff_size=6, rnn_sizes=(8,), n_classes=3)).eval()
     x, labels = torch.randn(4, 8, 4), torch.randint(0, 3, (4,))
     ef.frontier(model, x, labels, x, [ef.FrontierPoint(2), ef.FrontierPoint(4, "sigma_delta")])
-    assert mapped == [energy.PRICED_SPIKE_BITS] * 2 == [1, 1]
-    assert ef_map_network(model, 2, calibration=x).spike_bits == 3   # the mapper's default
+    assert mapped == [(1, "truncate")] * 2
+    default = ef_map_network(model, 2, calibration=x)                # the mapper's defaults
+    assert (default.spike_bits, default.metadata["decay_rounding"]) == (3, "nearest")
 
 
 def test_rows_for_pareto_points_and_figure():

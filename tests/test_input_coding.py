@@ -99,7 +99,7 @@ def test_first_layer_scaled_down_when_a_spike_outweighs_the_weights():
     # the energy experiments that use the ΣΔ-encoded input map.
     model, x = _model(), _held_inputs()
     network = map_network(model, steps_per_ann_step=2, calibration=x,
-                          spike_bits=energy.PRICED_SPIKE_BITS)
+                          **energy.PRICED_MAPPING)
     encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)
     shift = encoded.metadata["input_coding"]["first_layer_state_shift"]
     assert shift >= 1

@@ -104,12 +104,13 @@ def _random_network(seed: int, saturating: bool, payload_max: int = 1) -> LoihiN
                         averaging=["second_half", "all"][seed % 2])
 
 
-def _small_state_network(seed: int = 0) -> LoihiNetwork:
+def _small_state_network(seed: int = 0, decay_rounding: str = "truncate") -> LoihiNetwork:
     """States of a few tens of units (w_fb = −40, negative input exponents), where one unit of
     decay rounding per step changes spikes: the case that tells roundings apart."""
     rng = np.random.default_rng(seed)
     neuron = SigmaDeltaFixedParams(decay_in=1024, decay_ip=300, decay_v=2048, decay_fb=700,
-                                   feedback_weight=-40, threshold=3)
+                                   feedback_weight=-40, threshold=3,
+                                   decay_rounding=decay_rounding)
     layers = [
         LoihiLayer("lpff", rng.integers(-128, 128, (5, 3)).astype(np.int32) * 2, -4,
                    rng.integers(-8, 8, 5).astype(np.int32), 0, neuron, 1.0),
@@ -294,8 +295,10 @@ def test_graded_spike_networks_are_demanding(seed, saturating, payload_max):
 
 
 @pytest.mark.lava
-def test_small_state_network_equals_simulator():
-    _assert_equal_to_simulator(_small_state_network(), _small_state_inputs())
+@pytest.mark.parametrize("decay_rounding", ["truncate", "nearest"])
+def test_small_state_network_equals_simulator(decay_rounding):
+    _assert_equal_to_simulator(_small_state_network(decay_rounding=decay_rounding),
+                               _small_state_inputs())
 
 
 @pytest.mark.parametrize("seed, saturating", RANDOM_CASES)
@@ -426,39 +429,54 @@ def test_decay_saturation_and_bias_shift_equal_lavas_lif(arithmetic, du, dv, bia
     assert np.any(floor != lif.u) or du + 1 == hardware.DECAY_UNITY
 
 
-def _floor_numpy(state, decay):
+# Mutated decays (the rounding argument of the real ones is ignored).
+def _floor_numpy(state, decay, _rounding=None):
     return (state.astype(np.int64) * (hardware.DECAY_UNITY - np.int64(decay))) >> hardware.DECAY_SHIFT
 
 
-def _floor_torch(x, decay):
+def _floor_torch(x, decay, _rounding=None):
     return (x * (hardware.DECAY_UNITY - decay)) >> hardware.DECAY_SHIFT
 
 
-def _nearest_numpy(state, decay):
+def _nearest_numpy(state, decay, _rounding=None):
     decayed = state.astype(np.int64) * (hardware.DECAY_UNITY - np.int64(decay))
     return np.sign(decayed) * ((np.abs(decayed) + hardware.DECAY_UNITY // 2) >> hardware.DECAY_SHIFT)
 
 
-def _nearest_torch(x, decay):
+def _nearest_torch(x, decay, _rounding=None):
     decayed = x * (hardware.DECAY_UNITY - decay)
     return torch.sign(decayed) * ((decayed.abs() + hardware.DECAY_UNITY // 2) >> hardware.DECAY_SHIFT)
 
 
+def _truncate_numpy(state, decay, _offset=None):
+    decayed = state.astype(np.int64) * (hardware.DECAY_UNITY - np.int64(decay))
+    return np.sign(decayed) * (np.abs(decayed) >> hardware.DECAY_SHIFT)
+
+
+def _truncate_torch(x, decay, _rounding=None):
+    decayed = x * (hardware.DECAY_UNITY - decay)
+    return torch.sign(decayed) * (decayed.abs() >> hardware.DECAY_SHIFT)
+
+
 @pytest.mark.lava
-@pytest.mark.parametrize("side, rounding", [
-    ("simulator", _floor_torch), ("lava", _floor_numpy), ("lava", _nearest_numpy),
-    ("simulator", _nearest_torch)], ids=["simulator-floor", "lava-floor", "lava-nearest",
-                                         "simulator-nearest"])
+@pytest.mark.parametrize("network_rounding, side, rounding", [
+    ("truncate", "simulator", _floor_torch), ("truncate", "lava", _floor_numpy),
+    ("truncate", "lava", _nearest_numpy), ("truncate", "simulator", _nearest_torch),
+    ("nearest", "lava", _truncate_numpy), ("nearest", "simulator", _truncate_torch)],
+    ids=["simulator-floor", "lava-floor", "lava-nearest", "simulator-nearest",
+         "nearest-network-lava-truncates", "nearest-network-simulator-truncates"])
 def test_changed_decay_rounding_on_either_side_fails_the_equivalence_check(
-        monkeypatch, side, rounding):
-    """The one-line mutation of the decay's rounding (floor, or round to nearest, instead of
-    truncation toward zero) in the simulator's torch step or in the Lava ProcessModel makes
-    the spike-for-spike comparison of the equivalence tests fail on the small-state network
-    (which the unchanged sides pass, test above). Lava's workers are forked, so they run the
-    patched model. The networks with large states are blind to it: their spikes do not change."""
+        monkeypatch, network_rounding, side, rounding):
+    """The one-line mutation of the decay's rounding in the simulator's torch step or in the
+    Lava ProcessModel (floor, or round to nearest, instead of truncation toward zero; or, in
+    a network whose decays round to nearest, truncation) makes the spike-for-spike comparison
+    of the equivalence tests fail on the small-state network (which the unchanged sides pass,
+    test above). Lava's workers are forked, so they run the patched model. The networks with
+    large states are blind to it: their spikes do not change."""
     if side == "simulator":
         monkeypatch.setattr(sigma_delta, "decay_fixed", rounding)
     else:
         monkeypatch.setattr(models, "decay_fixed", rounding)
     with pytest.raises(AssertionError, match="spikes of layer"):
-        _assert_equal_to_simulator(_small_state_network(), _small_state_inputs())
+        _assert_equal_to_simulator(_small_state_network(decay_rounding=network_rounding),
+                                   _small_state_inputs())

@@ -231,3 +231,34 @@ def test_calibration_needs_a_simulation_function():
 
     with pytest.raises(MappingError, match="state_max"):
         mapper.map_network(small_model(), 10, calibration=smooth_input())
+
+
+def _error_against_rate_model(model: LpRNNClassifier, x: torch.Tensor, k: int,
+                              **options) -> float:
+    """Mean squared error (ANN units) of the recurrent layer's decoded SNN trace against the
+    same weights run with the SNN's timing (the SNN's rate limit)."""
+    from lprnn.ann.model import with_timing
+    result = simulate(map_network(model, k, calibration=x, **options), x, record=True)
+    timed = with_timing(model, "snn", k).trace(x)["rnn_layers.0"]
+    return float(((result.decoded["rnn_layers.0"] - timed) ** 2).mean())
+
+
+def test_default_mapping_approaches_its_rate_model_as_k_grows():
+    """Decays rounded to nearest (the default): the error falls with the quantization step at
+    every k. Truncation biases each hidden i_in by 0.5·4096/d units, which grows as k² against
+    the drive: at k = 40 the recurrent layer's error is many times larger than at k = 20."""
+    model, x = small_model(), smooth_input(batch=8, steps=30)
+    errors = [_error_against_rate_model(model, x, k) for k in (10, 20, 40)]
+    assert errors[0] > errors[1] > errors[2], errors
+    truncated = [_error_against_rate_model(model, x, k, decay_rounding="truncate")
+                 for k in (20, 40)]
+    assert truncated[1] > truncated[0] and truncated[1] > 10 * errors[2], (truncated, errors)
+
+
+def test_decay_rounding_is_recorded_and_checked():
+    network = map_network(small_model(), 4)
+    assert network.metadata["decay_rounding"] == "nearest"
+    assert {layer.neuron.decay_rounding for layer in network.layers} == {"nearest"}
+    with pytest.raises(MappingError, match=r"decay_rounding='up': expected one of "
+                                           r"\['truncate', 'nearest'\]"):
+        map_network(small_model(), 4, decay_rounding="up")

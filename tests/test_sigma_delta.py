@@ -163,7 +163,8 @@ def test_float_params_reject_bad_values(field, value):
 @pytest.mark.parametrize("field,value", [("decay_ip", 4097), ("decay_v", -1), ("decay_in", 1.5),
                                          ("feedback_weight", 0), ("threshold", -2),
                                          ("feedback_weight", -2 ** 24), ("payload_max", 0),
-                                         ("payload_max", 256), ("payload_max", True)])
+                                         ("payload_max", 256), ("payload_max", True),
+                                         ("decay_rounding", "up")])
 def test_fixed_params_validation(field, value):
     kwargs = dict(decay_in=91, decay_ip=91, decay_v=4096, decay_fb=91, feedback_weight=-100,
                   threshold=0)

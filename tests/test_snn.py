@@ -19,8 +19,9 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
     k, n_ann = net.steps_per_ann_step, x.shape[0]
     x_int = np.round(x.astype(np.float64) * net.input_scale).astype(np.int64)
 
-    def decay(v, d):
-        return np.sign(v) * ((np.abs(v) * (4096 - d)) >> 12)
+    def decay(v, d, rounding):   # to nearest: add half of 4096 before flooring the magnitude
+        half = 2048 if rounding == "nearest" else 0
+        return np.sign(v) * ((np.abs(v) * (4096 - d) + half) // 4096)
 
     def shift(v, e):
         return v << e if e >= 0 else v >> -e
@@ -49,19 +50,19 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
                 a = a + shift(layer.recurrent_weights.astype(np.int64) @ own_spikes(l, n),
                               layer.recurrent_weight_exp)
             p, s = layer.neuron, states[l]
-            s["i_in"] = np.clip(decay(s["i_in"], p.decay_in) + a, -STATE_MAX, STATE_MAX)
+            s["i_in"] = np.clip(decay(s["i_in"], p.decay_in, p.decay_rounding) + a, -STATE_MAX, STATE_MAX)
             u = s["i_in"] + layer.bias
             if p.drive_max is not None:
                 u = np.clip(u, 0, p.drive_max)
-            s["i_ip"] = np.clip(decay(s["i_ip"], p.decay_ip) + u, 0, STATE_MAX)
-            s["v"] = np.clip(decay(s["v"], p.decay_v) + s["i_ip"] + s["i_fb"], 0, STATE_MAX)
+            s["i_ip"] = np.clip(decay(s["i_ip"], p.decay_ip, p.decay_rounding) + u, 0, STATE_MAX)
+            s["v"] = np.clip(decay(s["v"], p.decay_v, p.decay_rounding) + s["i_ip"] + s["i_fb"], 0, STATE_MAX)
             fired = s["v"] > p.threshold
             if p.payload_max > 1:   # graded: steps |w_fb| by which v exceeds θ, at most P
                 fired = np.where(fired, np.minimum(
                     p.payload_max, np.ceil((s["v"] - p.threshold) / -p.feedback_weight)
                 ).astype(np.int64), 0)
             s["v"][fired > 0] = 0
-            s["i_fb"] = np.clip(decay(s["i_fb"], p.decay_fb) + p.feedback_weight * fired,
+            s["i_fb"] = np.clip(decay(s["i_fb"], p.decay_fb, p.decay_rounding) + p.feedback_weight * fired,
                                 -STATE_MAX, STATE_MAX)
             current.append(fired.astype(np.int64))
             spikes_out[l].append(fired)
@@ -75,10 +76,10 @@ def reference_simulate(net: LoihiNetwork, x: np.ndarray):
 
 
 def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4),
-                   payload_max: int = 1) -> LoihiNetwork:
+                   payload_max: int = 1, decay_rounding: str = "truncate") -> LoihiNetwork:
     """Arbitrary integers (negative exponents, saturating drives, both clamp variants,
     recurrent delays) on layers of ``sizes`` (inputs first); spikes with payloads up to
-    ``payload_max`` (1: binary)."""
+    ``payload_max`` (1: binary); decays rounded as ``decay_rounding``."""
     rng = np.random.default_rng(seed)
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -87,7 +88,7 @@ def random_network(seed: int, sizes: tuple[int, ...] = (3, 5, 4),
             decay_v=int(rng.choice([0, 4096])), decay_fb=int(rng.integers(1, 4097)),
             feedback_weight=-int(rng.integers(1, 2 ** 22)), threshold=int(rng.choice([0, 1000])),
             drive_max=None if i == 0 else int(rng.integers(1, 2 ** 23)),
-            payload_max=payload_max)
+            payload_max=payload_max, decay_rounding=decay_rounding)
         layers.append(LoihiLayer(
             f"layer{i}", rng.integers(-128, 128, (n_out, n_in)).astype(np.int32) * 2,
             int(rng.integers(-3, 8)), rng.integers(-4000, 4000, n_out).astype(np.int32),
@@ -110,10 +111,11 @@ def _assert_matches_reference(net: LoihiNetwork, x: torch.Tensor, backend: str =
             assert int(result.saturated_steps[layer.name][b]) == saturated
 
 
+@pytest.mark.parametrize("decay_rounding", ["truncate", "nearest"])
 @pytest.mark.parametrize("backend", ["kernel", "torch"])
 @pytest.mark.parametrize("seed", range(3))
-def test_bit_exact_against_numpy_reference_random_integers(seed, backend):
-    net = random_network(seed)
+def test_bit_exact_against_numpy_reference_random_integers(seed, backend, decay_rounding):
+    net = random_network(seed, decay_rounding=decay_rounding)
     x = torch.randn(3, 7, 3, generator=torch.Generator().manual_seed(seed)) * 4
     _assert_matches_reference(net, x, backend)
 

@@ -15,10 +15,13 @@ STATE_BITS = 24
 STATE_MAX = 2 ** (STATE_BITS - 1) - 1
 STATE_MIN = -STATE_MAX
 
-# Decays are 12-bit: x <- sign(x) * ((|x| * (DECAY_UNITY - d)) >> DECAY_SHIFT), 0 <= d <= DECAY_UNITY
-# (truncation toward zero, the rounding of Lava's fixed_pt LIF model).
+# Decays are 12-bit: x <- sign(x) * ((|x| * (DECAY_UNITY - d) + offset) >> DECAY_SHIFT), with
+# 0 <= d <= DECAY_UNITY and the offset of the neuron's decay rounding: "truncate" (offset 0,
+# toward zero: Loihi 1 and Lava's fixed_pt LIF model) or "nearest" (half a unit: one add
+# before the shift, which a Loihi 2 microcode neuron can do).
 DECAY_SHIFT = 12
 DECAY_UNITY = 2 ** DECAY_SHIFT
+DECAY_ROUNDING_OFFSETS = {"truncate": 0, "nearest": DECAY_UNITY // 2}
 
 # Synaptic weights as Lava's fixed_pt Dense holds them (lava/utils/weightutils.py): integers
 # clipped to [-256, 255]; a mixed-sign matrix then loses its lowest bit (truncate_weights with

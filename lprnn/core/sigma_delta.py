@@ -64,9 +64,15 @@ Float path (:func:`sigma_delta_step`): real-valued states, ``decay(x, d) = x·(1
 Fixed-point path (:func:`sigma_delta_step_fixed`), Loihi arithmetic with the constants of
 :mod:`lprnn.core.hardware`: int64 tensors holding 24-bit states,
 
-    decay(x, d) = sign(x) · ((|x| · (4096 − d)) >> 12)       d integer in [0, 4096]
+    decay(x, d) = sign(x) · ((|x| · (4096 − d) + o) >> 12)   d integer in [0, 4096]
 
-(truncation toward zero, the rounding of Lava's ``fixed_pt`` LIF model),
+with the rounding offset o of the neuron's ``decay_rounding``: 0 for ``"truncate"`` (toward
+zero, the rounding of Loihi 1 and of Lava's ``fixed_pt`` LIF model), 2048 for ``"nearest"``
+(Loihi 2's programmable neurons: one add before the shift). Truncation takes half a unit per
+step off every state's magnitude on average, so a state that decays with d settles
+``0.5 · 4096/d`` units nearer zero: negligible for ``i_ip`` and ``i_fb``, whose scale grows
+as 1/d, but not for a hidden layer's ``i_in``, which holds the drive (its scale shrinks with d):
+the bias relative to the drive then grows as k², and a recurrent layer integrates it.
 ``sat(x) = clip(x, STATE_MIN, STATE_MAX)`` (saturation, not wrap-around) and
 ``MAX = STATE_MAX = 2**23 − 1``. Everything is integer: the result is bit-exact and
 platform-independent; the Lava ProcessModel implements exactly these lines.
@@ -87,8 +93,9 @@ from lprnn.core import hardware
 class SigmaDeltaFixedParams:
     """Integer parameters of one layer's ΣΔ low-pass neurons (shared by all its neurons).
 
-    Decays are 12-bit: a state x decays as sign(x)·((|x|·(4096 − d)) >> 12), so d = 4096/τ
-    for a time constant τ in SNN steps (d = 0: no decay; d = 4096: no memory).
+    Decays are 12-bit: a state x decays as sign(x)·((|x|·(4096 − d) + o) >> 12), so d = 4096/τ
+    for a time constant τ in SNN steps (d = 0: no decay; d = 4096: no memory), with o the
+    offset of ``decay_rounding`` (:data:`lprnn.core.hardware.DECAY_ROUNDING_OFFSETS`).
     """
 
     decay_in: int         # synaptic current i_in
@@ -104,6 +111,9 @@ class SigmaDeltaFixedParams:
     # Largest spike payload P: 1 is the paper's binary spike; P > 1 a graded spike carrying
     # the number of quantization steps |w_fb| the reconstruction falls behind (at most P).
     payload_max: int = 1
+    # Rounding of every decay: "truncate" (toward zero: Loihi 1, Lava's LIF) or "nearest"
+    # (Loihi 2 microcode; the mapper's default). Older files without it load as "truncate".
+    decay_rounding: str = "truncate"
 
 
 class SigmaDeltaState(NamedTuple):
@@ -190,9 +200,12 @@ def sigma_delta_step(synaptic_input: Tensor, bias: Tensor | float, state: SigmaD
     return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)
 
 
-def decay_fixed(x: Tensor, decay: int) -> Tensor:
-    """Loihi's 12-bit decay: sign(x) · ((|x| · (4096 − decay)) >> 12), truncating toward zero."""
-    return torch.sign(x) * ((torch.abs(x) * (hardware.DECAY_UNITY - decay)) >> hardware.DECAY_SHIFT)
+def decay_fixed(x: Tensor, decay: int, rounding: str = "truncate") -> Tensor:
+    """Loihi's 12-bit decay: sign(x) · ((|x| · (4096 − decay) + o) >> 12), with o = 0 for
+    ``rounding="truncate"`` (toward zero) and 2048 for ``"nearest"``."""
+    offset = hardware.DECAY_ROUNDING_OFFSETS[rounding]
+    return torch.sign(x) * ((torch.abs(x) * (hardware.DECAY_UNITY - decay) + offset)
+                            >> hardware.DECAY_SHIFT)
 
 
 def saturate(x: Tensor) -> Tensor:
@@ -219,6 +232,9 @@ def validate_fixed_params(params: SigmaDeltaFixedParams, where: str = "neuron") 
         raise ValueError(f"{where}: drive_max={params.drive_max!r}, expected None or an integer "
                          f"in [1, {hardware.STATE_MAX}]")
     check_payload_max(params.payload_max, where)
+    if params.decay_rounding not in hardware.DECAY_ROUNDING_OFFSETS:
+        raise ValueError(f"{where}: decay_rounding={params.decay_rounding!r}, expected one of "
+                         f"{list(hardware.DECAY_ROUNDING_OFFSETS)}")
 
 
 def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: SigmaDeltaState,
@@ -242,13 +258,14 @@ def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: Si
     if synaptic_input.dtype != torch.int64 or state.i_in.dtype != torch.int64:
         raise TypeError(f"sigma_delta_step_fixed: synaptic_input {synaptic_input.dtype} and "
                         f"state {state.i_in.dtype}, expected torch.int64 tensors")
-    i_in = torch.clamp(decay_fixed(state.i_in, params.decay_in) + synaptic_input,
+    rounding = params.decay_rounding
+    i_in = torch.clamp(decay_fixed(state.i_in, params.decay_in, rounding) + synaptic_input,
                        -state_max, state_max)
     drive = i_in + bias
     if params.drive_max is not None:
         drive = torch.clamp(drive, 0, params.drive_max)
-    i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip) + drive, 0, state_max)
-    v = torch.clamp(decay_fixed(state.v, params.decay_v) + i_ip + state.i_fb,
+    i_ip = torch.clamp(decay_fixed(state.i_ip, params.decay_ip, rounding) + drive, 0, state_max)
+    v = torch.clamp(decay_fixed(state.v, params.decay_v, rounding) + i_ip + state.i_fb,
                     0, state_max)
     if params.payload_max == 1:
         spikes = v > params.threshold
@@ -256,6 +273,7 @@ def sigma_delta_step_fixed(synaptic_input: Tensor, bias: Tensor | int, state: Si
         step = -params.feedback_weight
         spikes = torch.clamp((v - params.threshold + step - 1) // step, 0, params.payload_max)
     v = v.masked_fill(spikes > 0, 0)
-    i_fb = torch.clamp(decay_fixed(state.i_fb, params.decay_fb) + params.feedback_weight * spikes,
+    i_fb = torch.clamp(decay_fixed(state.i_fb, params.decay_fb, rounding)
+                       + params.feedback_weight * spikes,
                        -state_max, state_max)
     return spikes, SigmaDeltaState(i_in, i_ip, v, i_fb)

@@ -25,8 +25,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "θ = 0 (paper)": dict(threshold="zero"),
     "spike-count readout": dict(readout="spike_counts"),
     "no recurrent delay": dict(recurrent_delay=0),
+    "truncated decays (Loihi 1)": dict(decay_rounding="truncate"),
     "paper's neuron": dict(threshold="zero", activation_clamp="state", readout="spike_counts",
-                           recurrent_delay=0, spike_bits=1),
+                           recurrent_delay=0, spike_bits=1, decay_rounding="truncate"),
 }
 PROPORTIONS = {"ann_accuracy": True, "snn_accuracy": True, "agreement": True,
                "spikes_per_sample": False, "synaptic_ops_per_sample": False}

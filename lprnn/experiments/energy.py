@@ -62,12 +62,12 @@ def platform_energy(recipe_name: str = "digits", size: str = "default",
     summary, sweep, tables = [], [], {}
     for seed in seeds:
         recipe, model, network, test = trained_and_mapped(
-            recipe_name, size, seed, k, spike_bits=estimates.PRICED_SPIKE_BITS)
+            recipe_name, size, seed, k, **estimates.PRICED_MAPPING)
         x, y = test.features[:b.energy_samples], test.labels[:b.energy_samples]
         for steps in sorted(set(sweep_steps) | {k}):
             mapped = network if steps == k else snn.map_network(
                 model, steps, calibration=calibration_inputs(recipe, size),
-                spike_bits=estimates.PRICED_SPIKE_BITS)
+                **estimates.PRICED_MAPPING)
             result = snn.simulate(mapped, x)
             activity = estimates.snn_activity(mapped, result, test.n_steps)
             accuracy = (result.predictions == y).double().mean().item()

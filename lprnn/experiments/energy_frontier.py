@@ -125,7 +125,7 @@ def measure_point(model: LpRNNClassifier, point: FrontierPoint, x: torch.Tensor,
     ann = _ann_predictions(variant, x)
     network = map_network(variant, steps_per_ann_step=point.steps_per_ann_step,
                           calibration=calibration, threshold=point.threshold,
-                          spike_bits=energy.PRICED_SPIKE_BITS)
+                          **energy.PRICED_MAPPING)
     if point.input_coding == "sigma_delta":
         network = sigma_delta_input(network, input_bound=float(calibration.abs().max()),
                                     feedback_time_constant=point.encoder_time_constant)
@@ -300,7 +300,7 @@ def input_coding_and_reconciliation(recipe_name: str = "digits", size: str = "de
     for seed in seeds:
         recipe, model, network, test = trained_and_mapped(recipe_name, size, seed,
                                                           b.steps_per_ann_step,
-                                                          spike_bits=energy.PRICED_SPIKE_BITS)
+                                                          **energy.PRICED_MAPPING)
         x, labels = test.features[:b.energy_samples], test.labels[:b.energy_samples]
         ann = _ann_predictions(model.eval(), x)
         bound = float(calibration_inputs(recipe, size).abs().max())

@@ -168,7 +168,7 @@ def _rate_batch(network: LoihiNetwork, x: Tensor, window_shift: int, record: boo
 def decoded_at_snn_steps(network: LoihiNetwork, result: SimulationResult) -> dict[str, Tensor]:
     """Per layer [B, T·k, n]: the SNN's reconstruction −i_fb / state_scale after every SNN step,
     rebuilt exactly from the recorded spikes (``simulate(..., record=True)``) with the
-    fixed-point decay ``i_fb ← decay(i_fb, d_fb) + w_fb·s``."""
+    fixed-point decay ``i_fb ← decay(i_fb, d_fb) + w_fb·s`` (with the layer's decay rounding)."""
     from lprnn.core.sigma_delta import decay_fixed, saturate
 
     if result.spikes is None:
@@ -179,7 +179,7 @@ def decoded_at_snn_steps(network: LoihiNetwork, result: SimulationResult) -> dic
         i_fb = torch.zeros(spikes.shape[0], spikes.shape[2], dtype=torch.int64)
         trace = torch.empty(spikes.shape, dtype=torch.float64)
         for n in range(spikes.shape[1]):
-            i_fb = saturate(decay_fixed(i_fb, layer.neuron.decay_fb)
+            i_fb = saturate(decay_fixed(i_fb, layer.neuron.decay_fb, layer.neuron.decay_rounding)
                             + layer.neuron.feedback_weight * spikes[:, n].to(torch.int64))
             trace[:, n] = -i_fb.double()
         decoded[layer.name] = trace / layer.state_scale

@@ -14,8 +14,9 @@ Loihi (SNN), per inference of ``n`` ANN steps with ``k`` SNN steps each:
 A graded spike (``spike_bits`` > 1 in :func:`lprnn.snn.map_network`) counts as one spike and
 one synaptic operation per synapse it reaches, whatever its payload: no published figure
 prices the payload, so estimates for graded networks rest on that assumption. The energy
-experiments therefore map with :data:`PRICED_SPIKE_BITS`: the binary spikes of the paper and
-of Loihi 1, whose per-operation energies these are, not the mapper's graded default.
+experiments therefore map with :data:`PRICED_MAPPING`: the binary spikes and truncated decays
+of the paper and of Loihi 1, whose per-operation energies these are, not the mapper's Loihi 2
+defaults (graded spikes, decays rounded to nearest).
 Microcontroller / GPU (ANN), with MAC = multiply-accumulate of the dense network:
 
     MACs per ANN step = Σ_layers (n_in · n_out + n_out² [recurrent]) + n_last · n_classes
@@ -59,8 +60,9 @@ import torch
 from lprnn.core import conventions
 from lprnn.snn.network import LoihiNetwork
 
-# Spike bits of the networks whose energy is estimated (module doc): Loihi 1's binary spike.
-PRICED_SPIKE_BITS = 1
+# map_network options of the networks whose energy is estimated (module doc): Loihi 1's
+# binary spike and truncating decays.
+PRICED_MAPPING = dict(spike_bits=1, decay_rounding="truncate")
 # Every energy figure in a table of this module carries this basis: none is a measurement.
 ESTIMATE_LABEL = "estimate from counted operations x published per-operation energies"
 

@@ -119,7 +119,9 @@ def _write_netx(network: LoihiNetwork, path: Path) -> None:
             neuron = group.create_group("neuron")
             _string(neuron, "type", NEURON_TYPE)
             for name, value in asdict(layer.neuron).items():
-                if value is not None:
+                if isinstance(value, str):      # decay_rounding
+                    _string(neuron, name, value)
+                elif value is not None:
                     neuron.create_dataset(name, data=value)
         readout = layers.create_group(str(len(network.layers) + 1))
         _string(readout, "type", "dense")
@@ -187,10 +189,12 @@ def load_netx(path: str | Path) -> LoihiNetwork:
             if "neuron" not in group:
                 raise ValueError(f"{path}: {group.name}/neuron missing")
             neuron_group = group["neuron"]
-            # A file without payload_max (binary spikes) or drive_max takes their defaults.
+            # A file without payload_max (binary spikes), drive_max or decay_rounding
+            # (truncation) takes their defaults.
             neuron = SigmaDeltaFixedParams(**{
-                field.name: item(neuron_group, field.name) if field.name in neuron_group
-                else (None if field.default is MISSING else field.default)
+                field.name: ((text if isinstance(field.default, str) else item)(
+                    neuron_group, field.name) if field.name in neuron_group
+                    else (None if field.default is MISSING else field.default))
                 for field in fields(SigmaDeltaFixedParams)})
             recurrent = text(group, "type") == "dense_rec"
             layers.append(LoihiLayer(

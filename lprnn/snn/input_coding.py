@@ -182,7 +182,8 @@ def sigma_delta_input(network: LoihiNetwork, *, input_bound: float,
         neuron=SigmaDeltaFixedParams(
             decay_in=hardware.DECAY_UNITY, decay_ip=hardware.DECAY_UNITY,
             decay_v=hardware.DECAY_UNITY, decay_fb=d_fb, feedback_weight=-feedback,
-            threshold=feedback // 2, drive_max=drive_max),
+            threshold=feedback // 2, drive_max=drive_max,
+            decay_rounding=first.neuron.decay_rounding),
         state_scale=retained * ENCODER_WEIGHT * input_scale)
     w0 = first.weights.astype(np.int64) * r
     reading = replace(first, weights=np.concatenate([w0, -w0], axis=1).astype(np.int32),

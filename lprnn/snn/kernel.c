@@ -15,11 +15,13 @@
  * Graded spikes (payload_max P > 1): s = clip(⌈(v − θ)/|w_fb|⌉, 0, P), an event where s > 0
  * that carries its payload s (the binary spike is P = 1).
  *
- * decay(x, d) = sign(x) · ((|x| · (4096 − d)) >> 12), sat = clip to ±MAX, MAX = 2^23 − 1.
+ * decay(x, d) = sign(x) · ((|x| · (4096 − d) + o) >> 12), o the layer's rounding offset (0:
+ * truncate, 2048: nearest), sat = clip to ±MAX, MAX = 2^23 − 1.
  *
  * Why 32-bit integers are exact here (the caller, lprnn/snn/kernel.py, checks the premises):
  * - states stay in [−MAX, MAX] after every step, so |x| < 2^23 and, with |x| = h·2^12 + r,
- *   (|x|·m) >> 12 = h·m + ((r·m) >> 12) with h·m ≤ 2^23 and r·m < 2^24 (m = 4096 − d ≤ 4096);
+ *   (|x|·m + o) >> 12 = h·m + ((r·m + o) >> 12) with h·m ≤ 2^23 and r·m + o < 2^25
+ *   (m = 4096 − d ≤ 4096, o ≤ 2048);
  * - M · s over payloads 0…P, M the 8-bit mantissas, is below 128 · n_in · P < 2^31
  *   (n_in · P < 2^23); w_fb · s is formed in 64 bits;
  * - a is formed in 64 bits, then clipped to ±2^30: since |decay(i_in)| < 2^23, this does not
@@ -54,6 +56,7 @@ typedef struct {
     int32_t decay_in, decay_ip, decay_v, decay_fb;  /* as 4096 − d: the retained fraction */
     int32_t feedback_weight, threshold, drive_max;  /* drive_max < 0: none */
     int32_t payload_max;                            /* 1: binary spikes; > 1: graded */
+    int32_t decay_offset;                           /* rounding: 0 truncate, 2048 nearest */
 } layer_t;
 
 typedef struct {
@@ -70,10 +73,10 @@ static inline int64_t shift(int64_t x, int32_t e) {
     return e >= 0 ? x * ((int64_t)1 << e) : x >> (-e);
 }
 
-static inline int32_t decay(int32_t x, int32_t keep) {
+static inline int32_t decay(int32_t x, int32_t keep, int32_t offset) {
     int32_t sign = x >> 31;                        /* 0 or −1: |x| = (x ^ sign) − sign */
     int32_t magnitude = (x ^ sign) - sign;
-    int32_t kept = (magnitude >> 12) * keep + (((magnitude & 4095) * keep) >> 12);
+    int32_t kept = (magnitude >> 12) * keep + (((magnitude & 4095) * keep + offset) >> 12);
     return (kept ^ sign) - sign;
 }
 
@@ -89,10 +92,10 @@ static inline int64_t clip64(int64_t x, int64_t low, int64_t high) {
 static inline void subthreshold(const layer_t *L, int32_t i_in, int32_t i_ip, int32_t v,
                                 int32_t i_fb, int32_t input, int32_t bias, int32_t low,
                                 int32_t high, int32_t *in, int32_t *ip, int32_t *vv) {
-    *in = clip(decay(i_in, L->decay_in) + input, -STATE_MAX, STATE_MAX);
+    *in = clip(decay(i_in, L->decay_in, L->decay_offset) + input, -STATE_MAX, STATE_MAX);
     int32_t u = clip(*in + bias, low, high);
-    *ip = clip(decay(i_ip, L->decay_ip) + u, 0, STATE_MAX);
-    *vv = clip(decay(v, L->decay_v) + *ip + i_fb, 0, STATE_MAX);
+    *ip = clip(decay(i_ip, L->decay_ip, L->decay_offset) + u, 0, STATE_MAX);
+    *vv = clip(decay(v, L->decay_v, L->decay_offset) + *ip + i_fb, 0, STATE_MAX);
 }
 
 /* One step of every neuron of a layer with binary spikes; fired[j] = −1 where neuron j
@@ -111,7 +114,7 @@ __attribute__((noinline)) static int32_t neuron_update(
                      &in, &ip, &vv);
         int32_t spike = -(vv > theta);
         vv &= ~spike;
-        int32_t fb = clip(decay(i_fb[j], keep_fb) + (spike & w_fb), -STATE_MAX, STATE_MAX);
+        int32_t fb = clip(decay(i_fb[j], keep_fb, L->decay_offset) + (spike & w_fb), -STATE_MAX, STATE_MAX);
         i_in[j] = in; i_ip[j] = ip; v[j] = vv; i_fb[j] = fb;
         fired[j] = spike;
         saturated |= (in == STATE_MAX) | (in == -STATE_MAX) | (ip == STATE_MAX)
@@ -141,7 +144,7 @@ __attribute__((noinline)) static int32_t neuron_update_graded(
         s = s > payload_max ? payload_max : s;
         int32_t spike = -(s > 0);
         vv &= ~spike;
-        int32_t fb = (int32_t)clip64((int64_t)decay(i_fb[j], keep_fb) + (int64_t)w_fb * s,
+        int32_t fb = (int32_t)clip64((int64_t)decay(i_fb[j], keep_fb, L->decay_offset) + (int64_t)w_fb * s,
                                      -STATE_MAX, STATE_MAX);
         i_in[j] = in; i_ip[j] = ip; v[j] = vv; i_fb[j] = fb;
         fired[j] = spike;

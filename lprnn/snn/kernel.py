@@ -54,7 +54,8 @@ class _Layer(ctypes.Structure):
                 ("decay_in", ctypes.c_int32), ("decay_ip", ctypes.c_int32),
                 ("decay_v", ctypes.c_int32), ("decay_fb", ctypes.c_int32),
                 ("feedback_weight", ctypes.c_int32), ("threshold", ctypes.c_int32),
-                ("drive_max", ctypes.c_int32), ("payload_max", ctypes.c_int32)]
+                ("drive_max", ctypes.c_int32), ("payload_max", ctypes.c_int32),
+                ("decay_offset", ctypes.c_int32)]
 
 
 class _Outputs(ctypes.Structure):
@@ -202,6 +203,7 @@ def simulate_batch(network: LoihiNetwork, x_int: np.ndarray, *, record: bool,
         s.feedback_weight, s.threshold = p.feedback_weight, p.threshold
         s.drive_max = -1 if p.drive_max is None else p.drive_max
         s.payload_max = p.payload_max
+        s.decay_offset = hardware.DECAY_ROUNDING_OFFSETS[p.decay_rounding]
 
     names = [layer.name for layer in layers]
     sizes = [layer.n_neurons for layer in layers]

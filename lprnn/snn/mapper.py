@@ -28,6 +28,18 @@ decay and ``d_fb`` cannot be slower than ``d_ip``. The default is :data:`DEFAULT
 ``spike_bits=1`` is the binary spike of the paper and of Loihi 1. Below, a spike rate r is a
 payload per step; every formula holds with P = 1.
 
+**Decay rounding.** ``decay_rounding="nearest"`` (default, :data:`DEFAULT_DECAY_ROUNDING`)
+rounds every 12-bit decay to the nearest integer (one add before the shift in a Loihi 2
+microcode neuron); ``"truncate"`` is Loihi 1's and Lava's LIF rounding, toward zero
+(:mod:`lprnn.core.sigma_delta`). Truncation takes half a unit per step off a state's
+magnitude, so a state that decays with d settles ``0.5 · 4096/d`` units nearer zero. A hidden
+layer's ``i_in`` holds the drive at the gain g ≈ 2^23 · d/(4096 · a_max) (below), so its drive
+is biased toward zero by about ``a_max / d²`` in ANN units, growing as k² (α = 0.8: d = 90,
+45, 23 at k = 10, 20, 40). Against the quantization step ``a_max · d/(4096 · P)`` that is
+``4096 · P / d³``: a third of a graded step at k = 20, more than two at k = 40, and a
+recurrent layer that integrates its input (the adding task) drifts with it. Rounding to nearest leaves an unbiased
+error of at most half a unit, and the SNN then approaches its rate model as k grows.
+
 **Where the ReLU goes.** ``activation_clamp="drive"`` (default) clamps the drive
 ``i_in + bias`` to ``[0, a_max]`` before the low-pass, which is the lpRNN's
 ``LP(clamp(z))``; ``"state"`` is the paper's ReLU on ``i_ip`` (``relu(LP(z))``).
@@ -65,9 +77,11 @@ reproduces the 3-bit ANN weights bit for bit; only the bias, w_fb and the input 
 **Scale search.** Per layer, the largest ``c · 2^e`` (c ≤ the largest even multiplier that
 keeps the mantissas in range, 0 ≤ e ≤ 7) whose states stay ``headroom_bits`` below 24-bit
 saturation. With the drive clamp (default) the bounds are *exact* and need no data and no
-headroom (``headroom_bits=0``): ``i_ip ≤ drive_max · 4096/d_ip`` (``v ≤ i_ip``),
-``|i_fb| ≤ P · |w_fb| · 4096/d_fb`` and, for hidden layers fed by payloads 0…P,
-``|i_in| ≤ (Σ_row|W| + Σ_row|U|) · 2^e · P · 4096/d_in``; the first layer's ``i_in`` keeps no memory
+headroom (``headroom_bits=0``): ``i_ip ≤ (drive_max + ρ) · 4096/d_ip`` (``v ≤ i_ip``),
+``|i_fb| ≤ (P · |w_fb| + ρ) · 4096/d_fb`` and, for hidden layers fed by payloads 0…P,
+``|i_in| ≤ ((Σ_row|W| + Σ_row|U|) · 2^e · P + ρ) · 4096/d_in``, with ρ = 1/2 when decays round
+to nearest (a decay may then keep half a unit more than the exact product) and 0 when they
+truncate; the first layer's ``i_in`` keeps no memory
 and a value beyond 24 bits saturates to a drive that the clamp maps to the same result. So
 the gain is ``g ≈ 2^23 · d_ip / (4096 · a_max)`` whatever k, data or calibration, and no state
 can saturate. With ``activation_clamp="state"`` the drive is unbounded and the peak state is
@@ -124,6 +138,9 @@ DEFAULT_HEADROOM_BITS = 1.0
 # Spike payload bits of the default mapping: graded spikes of up to 7 quantization steps
 # (Loihi 2; 1 is the paper's binary spike). See the module doc.
 DEFAULT_SPIKE_BITS = 3
+# Rounding of the neurons' decays (lprnn.core.hardware.DECAY_ROUNDING_OFFSETS): "nearest"
+# (Loihi 2 microcode) or "truncate" (Loihi 1, Lava's LIF). See the module doc.
+DEFAULT_DECAY_ROUNDING = "nearest"
 MAX_CALIBRATION_ROUNDS = 6
 # The exact state bounds of the drive clamp hold for the rounded integers: keep the gain a
 # hair below the limit so that round(gain · a_max) cannot push them over.
@@ -264,7 +281,8 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                 headroom_bits: float | None = None, input_bound: float = DEFAULT_INPUT_BOUND,
                 activation_clamp: str = "drive", threshold: str = "half_step",
                 readout: str = "decoded", recurrent_delay: int | None = None,
-                spike_bits: int = DEFAULT_SPIKE_BITS, state_max: StateMax | None = None,
+                spike_bits: int = DEFAULT_SPIKE_BITS,
+                decay_rounding: str = DEFAULT_DECAY_ROUNDING, state_max: StateMax | None = None,
                 progress: bool = False) -> LoihiNetwork:
     """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
 
@@ -273,8 +291,9 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     used. ``state_max`` simulates a mapped network on the calibration inputs (needed with
     them; :func:`lprnn.snn.map_network` passes the simulator's). See the module docstring for
     every choice; ``spike_bits`` > 1 sends graded spikes of that many bits (Loihi 2; default
-    :data:`DEFAULT_SPIKE_BITS`), 1 the paper's binary spikes (Loihi 1). Raises
-    MappingError (a ValueError) for what cannot be mapped.
+    :data:`DEFAULT_SPIKE_BITS`), 1 the paper's binary spikes (Loihi 1); ``decay_rounding``
+    "nearest" (default) or "truncate" (Loihi 1). Raises MappingError (a ValueError) for what
+    cannot be mapped.
     """
     config = model.config
     k = steps_per_ann_step
@@ -283,6 +302,9 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
         raise MappingError(f"spike_bits={spike_bits!r}: expected an integer in [1, "
                            f"{hardware.NEURON_SPIKE_BITS_MAX}] (1: binary spikes, more: graded "
                            "spikes of that many bits)")
+    if decay_rounding not in hardware.DECAY_ROUNDING_OFFSETS:
+        raise MappingError(f"decay_rounding={decay_rounding!r}: expected one of "
+                           f"{list(hardware.DECAY_ROUNDING_OFFSETS)}")
     if activation_clamp not in ACTIVATION_CLAMPS:
         raise MappingError(f"activation_clamp={activation_clamp!r}: expected one of "
                            f"{list(ACTIVATION_CLAMPS)}")
@@ -342,7 +364,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     for _ in range(MAX_CALIBRATION_ROUNDS):
         network = _build(layers, q_out, readout_params, peaks, shrink, config, k, d_ip, d_fb,
                          d_in_hidden, quantum, headroom_bits, activation_clamp, threshold,
-                         readout_source, recurrent_delay, payload_max)
+                         readout_source, recurrent_delay, payload_max, decay_rounding)
         if calibration is None:
             return network
         peak_states = state_max(network, calibration, progress)
@@ -363,28 +385,36 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                        f"headroom after {MAX_CALIBRATION_ROUNDS} calibration rounds")
 
 
+def _rounding_slack(decay_rounding: str) -> float:
+    """ρ: how much more than the exact product x·(1 − d/4096) a decay can keep (module doc)."""
+    return hardware.DECAY_ROUNDING_OFFSETS[decay_rounding] / hardware.DECAY_UNITY
+
+
 def _state_bound(layer: LoihiLayer, first: bool) -> float:
     """The largest |state| a layer with the drive clamp can reach, for any input: i_ip ≤
-    drive_max·4096/d_ip (v ≤ i_ip), |i_fb| ≤ |w_fb|·4096/d_fb and, for hidden layers fed by
-    0/1 spikes, |i_in| ≤ (Σ_row |W| + Σ_row |U|)·2^e·4096/d_in (the first layer's i_in keeps no
-    memory: beyond 24 bits it saturates to a drive the clamp maps to the same value)."""
+    (drive_max + ρ)·4096/d_ip (v ≤ i_ip), |i_fb| ≤ (P·|w_fb| + ρ)·4096/d_fb and, for hidden
+    layers fed by payloads 0…P, |i_in| ≤ ((Σ_row |W| + Σ_row |U|)·2^e·P + ρ)·4096/d_in, ρ the
+    rounding slack (the first layer's i_in keeps no memory: beyond 24 bits it saturates to a
+    drive the clamp maps to the same value)."""
     p = layer.neuron
-    bounds = [p.drive_max * hardware.DECAY_UNITY / p.decay_ip,
-              -p.feedback_weight * p.payload_max * hardware.DECAY_UNITY / p.decay_fb]
+    slack = _rounding_slack(p.decay_rounding)
+    bounds = [(p.drive_max + slack) * hardware.DECAY_UNITY / p.decay_ip,
+              (-p.feedback_weight * p.payload_max + slack) * hardware.DECAY_UNITY / p.decay_fb]
     if not first:
         rows = np.abs(layer.weights.astype(np.int64)).sum(axis=1) * 2.0 ** layer.weight_exp
         if layer.recurrent_weights is not None:
             rows = rows + (np.abs(layer.recurrent_weights.astype(np.int64)).sum(axis=1)
                            * 2.0 ** layer.recurrent_weight_exp)
-        bounds.append(float(rows.max(initial=0)) * p.payload_max * hardware.DECAY_UNITY
-                      / p.decay_in)
+        bounds.append((float(rows.max(initial=0)) * p.payload_max + slack)
+                      * hardware.DECAY_UNITY / p.decay_in)
     return float(max(bounds))
 
 
 def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hidden, quantum,
            headroom_bits, activation_clamp, threshold, readout_source,
-           recurrent_delay, payload_max) -> LoihiNetwork:
+           recurrent_delay, payload_max, decay_rounding) -> LoihiNetwork:
     a_max = float(config.a_max)
+    slack = _rounding_slack(decay_rounding)
     state_limit = hardware.STATE_MAX * 2.0 ** -headroom_bits
     mapped, metadata_layers = [], {}
     input_scale = None
@@ -393,13 +423,15 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         unit = hardware.DECAY_UNITY * payload_max / (a_max * d_fb * quantum)  # gain per unit of c·2^e (hidden)
         d_in = hardware.DECAY_UNITY if i == 0 else d_in_hidden
         if activation_clamp == "drive":
-            # Exact bounds (module doc): i_ip ≤ drive_max·4096/d_ip, and the hidden i_in ≤
-            # c·2^e·Σ_row|q|·4096/d_in; the first layer's memoryless i_in may saturate harmlessly.
-            gain_target = (ROUNDING_MARGIN * state_limit * d_ip
-                           / (hardware.DECAY_UNITY * a_max * shrink[i]))
+            # Exact bounds (module doc): i_ip ≤ (drive_max + ρ)·4096/d_ip, and the hidden
+            # i_in ≤ (c·2^e·Σ_row|q|·P + ρ)·4096/d_in; the first layer's memoryless i_in may
+            # saturate harmlessly.
+            gain_target = (ROUNDING_MARGIN * (state_limit * d_ip / hardware.DECAY_UNITY - slack)
+                           / (a_max * shrink[i]))
             if i > 0:
-                gain_target = min(gain_target, unit * state_limit * d_in
-                                  / (hardware.DECAY_UNITY * layer["row_sum"] * payload_max))
+                gain_target = min(gain_target, unit * (state_limit * d_in / hardware.DECAY_UNITY
+                                                       - slack)
+                                  / (layer["row_sum"] * payload_max))
         else:
             # Largest gain g keeping ip_scale·max(z_peak, a_max) under the limit.
             gain_target = state_limit * d_ip / (hardware.DECAY_UNITY * max(peak, a_max) * shrink[i])
@@ -431,7 +463,8 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         neuron = SigmaDeltaFixedParams(decay_in=d_in, decay_ip=d_ip, decay_v=hardware.DECAY_UNITY,
                                        decay_fb=d_fb, feedback_weight=w_fb,
                                        threshold=-w_fb // 2 if threshold == "half_step" else 0,
-                                       drive_max=drive_max, payload_max=payload_max)
+                                       drive_max=drive_max, payload_max=payload_max,
+                                       decay_rounding=decay_rounding)
         weights = (c * layer["qW"]).astype(np.int32)
         recurrent = None if layer["qU"] is None else (c * layer["qU"]).astype(np.int32)
         mapped.append(LoihiLayer(name=name, weights=weights, weight_exp=e,
@@ -470,6 +503,7 @@ def _build(layers, q_out, readout, peaks, shrink, config, k, d_ip, d_fb, d_in_hi
         tau_ip_snn_steps=-k / math.log(config.retention_ratio),
         quantization_step=a_max * d_fb / (hardware.DECAY_UNITY * payload_max),
         spike_bits=payload_max.bit_length(),   # P = 2^bits − 1
+        decay_rounding=decay_rounding,
         readout=dict(multiplier=multiplier, gain_per_activation=rate,
                      bias_error_max=float(np.abs(readout_bias * quantum / (multiplier * rate)
                                                  - readout["b"]).max(initial=0.0))),

@@ -9,7 +9,8 @@ The fixed-point ΣΔ step of :mod:`lprnn.core.sigma_delta` is written as Brian2 
 code over float64 state variables that hold integers; every operation is exact in float64
 (|states| < 2**24, decay products < 2**36, weight sums < 2**53):
 
-    decay(x, d) = sign(x) · floor(|x| · (4096 − d) / 4096)     (= sign(x)·((|x|·(4096−d)) >> 12))
+    decay(x, d) = sign(x) · floor((|x| · (4096 − d) + h) / 4096)  (= sign(x)·((|x|·(4096−d) + h) >> 12))
+                  h = 0 for decay_rounding "truncate", 2048 for "nearest"
     a     = floor(A_ff · 2**e_W) + floor(A_rec · 2**e_U)          (<< e, or >> −e = floor)
     i_in  = clip(decay(i_in, d_in) + a, −MAX, MAX)
     u     = i_in + bias                 (clip(i_in + bias, 0, drive_max) when drive_max is set)
@@ -51,7 +52,7 @@ from lprnn.snn import encode_input
 
 brian2.prefs.codegen.target = "numpy"
 
-_DECAY = "sign({x}) * floor(abs({x}) * ({unity} - {d}) / {unity})"
+_DECAY = "sign({x}) * floor((abs({x}) * ({unity} - {d}) + half) / {unity})"
 
 _NEURON_MODEL = """
 i_in : 1
@@ -132,6 +133,7 @@ def simulate_brian2(network: LoihiNetwork, x: torch.Tensor, *, n_snn_steps: int 
     for index, layer in enumerate(network.layers):
         p = layer.neuron
         namespace = dict(d_in=p.decay_in, d_ip=p.decay_ip, d_v=p.decay_v, d_fb=p.decay_fb,
+                         half=hardware.DECAY_UNITY // 2 if p.decay_rounding == "nearest" else 0,
                          w_fb=float(p.feedback_weight), theta=float(p.threshold),
                          state_max=float(hardware.STATE_MAX),
                          drive_max=float(p.drive_max if p.drive_max is not None else 0),

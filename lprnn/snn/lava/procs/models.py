@@ -34,14 +34,15 @@ DECAY_BITS = DECAY_SHIFT + 1
 BIAS_EXP_BITS = 3
 
 
-def decay_fixed(state: np.ndarray, decay: int) -> np.ndarray:
-    """12-bit decay: sign(x) · ((|x| · (4096 − d)) >> 12), truncating toward zero.
+def decay_fixed(state: np.ndarray, decay: int, offset: int = 0) -> np.ndarray:
+    """12-bit decay: sign(x) · ((|x| · (4096 − d) + offset) >> 12); offset 0 truncates toward
+    zero, exactly as Lava's ``AbstractPyLifModelFixed.subthr_dynamics`` decays ``u`` and ``v``,
+    and ``DECAY_UNITY // 2`` rounds to nearest.
 
-    The product is formed in int64 (a 24-bit state times a 13-bit factor overflows int32),
-    exactly as Lava's ``AbstractPyLifModelFixed.subthr_dynamics`` decays ``u`` and ``v``.
+    The product is formed in int64 (a 24-bit state times a 13-bit factor overflows int32).
     """
     decayed = state.astype(np.int64) * (DECAY_UNITY - np.int64(decay))
-    return np.sign(decayed) * np.right_shift(np.abs(decayed), DECAY_SHIFT)
+    return np.sign(decayed) * np.right_shift(np.abs(decayed) + np.int64(offset), DECAY_SHIFT)
 
 
 def saturate(value: np.ndarray) -> np.ndarray:
@@ -105,7 +106,8 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
     States are 24-bit signed integers (``STATE_BITS``) that saturate; decays are 12-bit
     (``DECAY_SHIFT``). One step, with a the int32 synaptic input of the Dense processes::
 
-        # decay(x, d) = sign(x * (4096 - d)) * (|x * (4096 - d)| >> 12)   toward zero
+        # decay(x, d) = sign(x * (4096 - d)) * ((|x * (4096 - d)| + decay_offset) >> 12)
+        #   decay_offset 0: toward zero (Lava's LIF); 2048: to nearest
         # sat(x)      = clip(x, -(2**23 - 1), 2**23 - 1)
         bias  = bias_mant << bias_exp
         i_in  = sat(decay(i_in, decay_in) + a)
@@ -140,23 +142,25 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
     threshold: int = LavaPyType(int, np.int32, precision=STATE_BITS)
     drive_max: int = LavaPyType(int, np.int32, precision=STATE_BITS)
     payload_max: int = LavaPyType(int, np.int32, precision=NEURON_SPIKE_BITS_MAX)
+    decay_offset: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 
     def step(self, synaptic_input: np.ndarray) -> np.ndarray:
-        i_in = saturate(decay_fixed(self.i_in, self.decay_in) + synaptic_input)
+        offset = int(self.decay_offset)
+        i_in = saturate(decay_fixed(self.i_in, self.decay_in, offset) + synaptic_input)
         drive = i_in + effective_bias(self.bias_mant, self.bias_exp)
         if int(self.drive_max) != NO_DRIVE_CLAMP:
             drive = np.clip(drive, 0, int(self.drive_max))
-        i_ip = np.clip(decay_fixed(self.i_ip, self.decay_ip) + drive, 0, STATE_MAX)
-        v = np.clip(decay_fixed(self.v, self.decay_v) + i_ip + self.i_fb, 0, STATE_MAX)
+        i_ip = np.clip(decay_fixed(self.i_ip, self.decay_ip, offset) + drive, 0, STATE_MAX)
+        v = np.clip(decay_fixed(self.v, self.decay_v, offset) + i_ip + self.i_fb, 0, STATE_MAX)
         payload_max, step = int(self.payload_max), -np.int64(self.feedback_weight)
         if payload_max == 1:
             spikes = (v > int(self.threshold)).astype(np.int64)
         else:   # integer ceiling of (v − θ)/step: −((θ − v) // step)
             spikes = np.clip(-((int(self.threshold) - v) // step), 0, payload_max)
         v[spikes > 0] = 0
-        i_fb = saturate(decay_fixed(self.i_fb, self.decay_fb)
+        i_fb = saturate(decay_fixed(self.i_fb, self.decay_fb, offset)
                         + np.int64(self.feedback_weight) * spikes)
         self.i_in[:], self.i_ip[:], self.v[:], self.i_fb[:] = i_in, i_ip, v, i_fb
         return spikes.astype(np.int32)
@@ -166,7 +170,8 @@ class PySigmaDeltaLowPassFixed(_AbstractSigmaDeltaModel):
 @requires(CPU)
 @tag("floating_pt")
 class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
-    """Float ΣΔ low-pass neuron: the same update with real states and decays d/4096::
+    """Float ΣΔ low-pass neuron: the same update with real states and decays d/4096 (exact
+    products: ``decay_offset``, the fixed-point rounding, has nothing to round)::
 
         bias  = bias_mant * 2**bias_exp
         i_in  = i_in * (1 - decay_in / 4096) + a
@@ -197,6 +202,7 @@ class PySigmaDeltaLowPassFloat(_AbstractSigmaDeltaModel):
     threshold: float = LavaPyType(float, float)
     drive_max: float = LavaPyType(float, float)
     payload_max: int = LavaPyType(int, np.int32, precision=NEURON_SPIKE_BITS_MAX)
+    decay_offset: int = LavaPyType(int, np.uint16, precision=DECAY_BITS)
     sample_steps: int = LavaPyType(int, np.int32)
     n_samples: int = LavaPyType(int, np.int32)
 

@@ -17,6 +17,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess, LogConfig
 from lava.magma.core.process.variable import Var
 
+from lprnn.core.hardware import DECAY_ROUNDING_OFFSETS
 from lprnn.core.sigma_delta import SigmaDeltaFixedParams
 
 # drive_max Var of a neuron whose drive is not clamped (the paper's neuron; drive_max > 0 else)
@@ -56,8 +57,10 @@ class SigmaDeltaLowPass(AbstractProcess):
     Var per parameter, as Lava's LIF holds ``du``, ``dv`` and ``vth``: the decays
     ``decay_in``, ``decay_ip``, ``decay_v``, ``decay_fb`` (12-bit, d/4096 per step),
     ``feedback_weight``, ``threshold``, ``drive_max`` (``NO_DRIVE_CLAMP`` = 0 for the
-    paper's neuron, whose ReLU clips i_ip instead) and ``payload_max`` (1: binary spikes). The bias is ``bias_mant`` (per neuron)
-    and ``bias_exp``, as in Lava's LIF.
+    paper's neuron, whose ReLU clips i_ip instead), ``payload_max`` (1: binary spikes) and
+    ``decay_offset``, the rounding of every decay, ``decay(x, d) = sign(x) · ((|x|·(4096 − d)
+    + decay_offset) >> 12)``: 0 truncates as Lava's LIF, 2048 rounds to nearest (the neuron's
+    ``decay_rounding``). The bias is ``bias_mant`` (per neuron) and ``bias_exp``, as in Lava's LIF.
 
     ``decoded_out`` sends −i_fb, the neuron's reconstruction of i_ip, as a 24-bit graded
     message every step; it feeds only the host-side ``"decoded"`` readout
@@ -99,6 +102,7 @@ class SigmaDeltaLowPass(AbstractProcess):
         self.drive_max = Var(shape=(1,), init=NO_DRIVE_CLAMP if neuron.drive_max is None
                              else neuron.drive_max)
         self.payload_max = Var(shape=(1,), init=neuron.payload_max)
+        self.decay_offset = Var(shape=(1,), init=DECAY_ROUNDING_OFFSETS[neuron.decay_rounding])
         self.sample_steps = Var(shape=(1,), init=_check_positive("sample_steps", sample_steps))
         self.n_samples = Var(shape=(1,), init=_check_positive("n_samples", n_samples))
 

@@ -32,7 +32,7 @@ def _held_inputs(batch: int = 4, steps: int = 25, n_inputs: int = 6) -> torch.Te
 
 def test_encoder_layer_and_first_layer_weights():
     model, x = _model(), _held_inputs()
-    network = map_network(model, steps_per_ann_step=10, calibration=x)
+    network = map_network(model, steps_per_ann_step=10, calibration=x, readout_latency=0)
     original = network.layers[0].weights.copy()
     encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)
     encoder, first = encoded.layers[0], encoded.layers[1]
@@ -57,7 +57,7 @@ def test_first_layer_decodes_the_ann_state_through_the_encoder():
     # encoded network must decode it about as well as with the graded input; a 10 % gain error
     # in the encoder's scale (dropping its reconstruction gain 1/(1 + d_fb)) fails.
     model, x = _model(), _held_inputs()
-    network = map_network(model, steps_per_ann_step=10, calibration=x)
+    network = map_network(model, steps_per_ann_step=10, calibration=x, readout_latency=0)
     encoded = sigma_delta_input(network, input_bound=3.0, feedback_time_constant=1.0)
     target = model.trace(x)["lpff"][:, 15:]
     decoded = simulate(encoded, x, record=True).decoded["lpff"][:, 15:]
@@ -66,7 +66,7 @@ def test_first_layer_decodes_the_ann_state_through_the_encoder():
 
 def test_input_operations_are_counted_into_the_encoder():
     model, x = _model(), _held_inputs()
-    network = map_network(model, steps_per_ann_step=10, calibration=x)
+    network = map_network(model, steps_per_ann_step=10, calibration=x, readout_latency=0)
     encoded = sigma_delta_input(network, input_bound=3.0)
     result = simulate(encoded, x)
     activity = energy.snn_activity(encoded, result, n_ann_steps=x.shape[1])
@@ -79,7 +79,7 @@ def test_input_operations_are_counted_into_the_encoder():
 
 def test_refusals_name_the_value():
     model, x = _model(), _held_inputs()
-    network = map_network(model, steps_per_ann_step=10, calibration=x)
+    network = map_network(model, steps_per_ann_step=10, calibration=x, readout_latency=0)
     encoded = sigma_delta_input(network, input_bound=3.0)
     with pytest.raises(InputCodingError, match="already has"):
         sigma_delta_input(encoded, input_bound=3.0)
@@ -121,7 +121,7 @@ def test_encoded_network_runs_on_lava_spike_for_spike():
     model = _model(n_inputs=3, ff=4, rnn=3)
     torch.manual_seed(2)
     x = torch.randn(1, 4, 3)
-    network = map_network(model, steps_per_ann_step=6, calibration=x)
+    network = map_network(model, steps_per_ann_step=6, calibration=x, readout_latency=0)
     encoded = sigma_delta_input(network, input_bound=float(x.abs().max()))
     reference = simulate(encoded, x, record=True)
     assert int(reference.spike_counts[ENCODER_NAME].sum()) > 0

@@ -262,3 +262,19 @@ def test_decay_rounding_is_recorded_and_checked():
     with pytest.raises(MappingError, match=r"decay_rounding='up': expected one of "
                                            r"\['truncate', 'nearest'\]"):
         map_network(small_model(), 4, decay_rounding="up")
+
+
+def test_readout_latency_is_the_models_and_checked():
+    """The mapping takes the model's readout latency (one ANN step per recurrent layer unless
+    set), records it, and refuses an SNN-timed model run with another one."""
+    from lprnn.ann.model import with_timing
+    model = small_model()                                   # one recurrent layer: m = 1
+    assert map_network(model, 4).readout_latency == model.config.snn_readout_latency == 1
+    assert map_network(model, 4, readout_latency=0).readout_latency == 0
+    with pytest.raises(MappingError, match="readout latency 3, but the mapping asks 1"):
+        map_network(with_timing(model, "snn", 4, readout_latency=3), 4, readout_latency=1)
+    with pytest.raises(MappingError, match=r"readout_latency=-1: expected an integer ≥ 0"):
+        map_network(model, 4, readout_latency=-1)
+    network = map_network(model, 4)
+    x = smooth_input(batch=2, steps=5)
+    assert simulate(network, x).n_snn_steps == (5 + 1) * 4

@@ -16,6 +16,7 @@ STATE_MAX = 2 ** 23 - 1
 
 def reference_simulate(net: LoihiNetwork, x: np.ndarray):
     """One sample, written plainly from docs/METHOD.md (Timing) and the neuron docstring (NumPy int64)."""
+    x = np.concatenate([x] + [x[-1:]] * net.readout_latency)   # the readout latency: last frame held
     k, n_ann = net.steps_per_ann_step, x.shape[0]
     x_int = np.round(x.astype(np.float64) * net.input_scale).astype(np.int64)
 
@@ -149,8 +150,8 @@ def test_snn_tracks_the_ann():
     x = smooth_input(batch=6, steps=40)
     net = map_network(model, 10, calibration=x)
     result = simulate(net, x, record=True)
-    with torch.no_grad():
-        trace = model.trace(x)
+    with torch.no_grad():   # the ANN on the input the SNN runs: its last frame held m steps
+        trace = model.trace(torch.cat([x] + [x[:, -1:]] * net.readout_latency, 1))
     for name, decoded in result.decoded.items():
         ann = trace[name]
         assert decoded.shape == ann.shape
@@ -166,7 +167,7 @@ def test_batching_does_not_change_results():
     assert torch.equal(a.logits, b.logits) and torch.equal(a.synaptic_ops, b.synaptic_ops)
     assert a.spikes is None and a.decoded is None
     assert a.predictions.tolist() == a.logits.argmax(1).tolist()
-    assert a.n_snn_steps == 40
+    assert a.n_snn_steps == (10 + net.readout_latency) * 4 == 44   # one recurrent layer: m = 1
 
 
 def test_synaptic_ops_count_fan_out_of_every_event():

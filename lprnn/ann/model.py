@@ -23,7 +23,9 @@ the rate level (no spike quantization, :mod:`lprnn.snn.analysis`) it computes, p
     P_l(n) = β P_l(n−1) + (1 − β) · clamp(W_l P_{l−1}(n−1) + U_l P_l(n−1−D) + b_l, 0, a_max)
 
 with β = 1 − d/4096 and d = :func:`substep_decay` (β^k ≈ α), and reads out
-``W_out P_L(n) + b_out`` averaged over the SNN steps of the averaging window. With
+``W_out P_L(n) + b_out`` averaged over the SNN steps of the averaging window, after m =
+``readout_latency`` more ANN steps on the last frame held (default: one per recurrent layer;
+:func:`lprnn.core.conventions.extend_input`), so the window waits for the layers' lag. With
 ``timing="snn"`` this recurrence *is* the model: trained with it, the ANN is the SNN's rate
 limit, and what remains between them is the ΣΔ quantization. :meth:`LpRNNClassifier.trace`
 then returns each ANN step's mean over its k SNN steps (what the simulator's decoded traces
@@ -72,6 +74,8 @@ class ModelConfig:
     timing: str = "ann"               # "ann": the lpRNN; "snn": the SNN's rate limit (module doc)
     steps_per_ann_step: int = 10      # k, with timing="snn"
     recurrent_delay: int | None = None  # D extra SNN steps on the recurrence (None: k // 2)
+    # m ANN steps run on the held last frame before the readout (None: one per recurrent layer)
+    readout_latency: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rnn_sizes", tuple(self.rnn_sizes))
@@ -91,6 +95,11 @@ class ModelConfig:
                                                  or self.recurrent_delay < 0):
             raise ValueError(f"ModelConfig.recurrent_delay={self.recurrent_delay!r}: expected "
                              "None or an integer ≥ 0")
+        if self.readout_latency is not None and (isinstance(self.readout_latency, bool) or not
+                                                 isinstance(self.readout_latency, int)
+                                                 or self.readout_latency < 0):
+            raise ValueError(f"ModelConfig.readout_latency={self.readout_latency!r}: expected "
+                             "None or an integer ≥ 0 (ANN steps)")
         if self.timing == "snn" and not 1 <= substep_decay(self.retention_ratio,
                                                            self.steps_per_ann_step) < \
                 hardware.DECAY_UNITY:
@@ -108,6 +117,12 @@ class ModelConfig:
         """D: extra SNN steps on the recurrent synapses (``recurrent_delay``, default k // 2)."""
         return (self.steps_per_ann_step // 2 if self.recurrent_delay is None
                 else self.recurrent_delay)
+
+    @property
+    def snn_readout_latency(self) -> int:
+        """m: ANN steps the SNN runs on the held last frame before its readout window ends
+        (``readout_latency``, default one per recurrent layer)."""
+        return len(self.rnn_sizes) if self.readout_latency is None else self.readout_latency
 
     @property
     def weight_format(self) -> FixedPointFormat | None:
@@ -289,7 +304,7 @@ class LpRNNClassifier(nn.Module):
         self.check_input(x)
         if self.config.timing == "snn":
             k = self.config.steps_per_ann_step
-            return {name: trace.unflatten(1, (x.shape[1], k)).mean(dim=2)
+            return {name: trace.unflatten(1, (-1, k)).mean(dim=2)
                     for name, trace in self.substep_trace(x).items()}
         traces = {"lpff": self.lpff(x)}
         h = traces["lpff"]
@@ -299,10 +314,12 @@ class LpRNNClassifier(nn.Module):
         return traces
 
     def substep_trace(self, x: Tensor) -> dict[str, Tensor]:
-        """The SNN-timed recurrence (module docstring) at SNN resolution: every layer's P
-        [B, T·k, H] and the logits [B, T·k, C], k = ``config.steps_per_ann_step``."""
+        """The SNN-timed recurrence (module docstring) at SNN resolution, on x with its last
+        frame held m = ``config.snn_readout_latency`` more ANN steps: every layer's P
+        [B, (T + m)·k, H] and the logits [B, (T + m)·k, C], k = ``config.steps_per_ann_step``."""
         self.check_input(x)
         config = self.config
+        x = conventions.extend_input(x, config.snn_readout_latency)
         k = config.steps_per_ann_step
         beta = 1.0 - substep_decay(config.retention_ratio, k) / hardware.DECAY_UNITY
         held = F.pad(x.repeat_interleave(k, dim=1)[:, :-1], (0, 0, 1, 0))  # x[(n − 1) // k]
@@ -360,11 +377,14 @@ class LpRNNClassifier(nn.Module):
 
 
 def with_timing(model: LpRNNClassifier, timing: str, steps_per_ann_step: int | None = None,
-                recurrent_delay: int | None = None) -> LpRNNClassifier:
+                recurrent_delay: int | None = None,
+                readout_latency: int | None = None) -> LpRNNClassifier:
     """A copy of ``model`` (same weights and masks, eval mode) run with another ``timing``
-    ("ann" or "snn") and, for "snn", k = ``steps_per_ann_step`` (default: the model's) and D =
-    ``recurrent_delay`` (default k // 2): e.g. the SNN's rate limit at the k it is mapped with."""
-    options = dict(model.config.to_dict(), timing=timing, recurrent_delay=recurrent_delay)
+    ("ann" or "snn") and, for "snn", k = ``steps_per_ann_step`` (default: the model's), D =
+    ``recurrent_delay`` (default k // 2) and m = ``readout_latency`` (default one ANN step per
+    recurrent layer): e.g. the SNN's rate limit at the k it is mapped with."""
+    options = dict(model.config.to_dict(), timing=timing, recurrent_delay=recurrent_delay,
+                   readout_latency=readout_latency)
     if steps_per_ann_step is not None:
         options["steps_per_ann_step"] = steps_per_ann_step
     copy = LpRNNClassifier(ModelConfig.from_dict(options))

@@ -16,6 +16,14 @@ first layer receives
 Heidelberg Digits) or over all of them (``"all"``, Speech Commands); in SNN steps the window
 starts at ``(T // 2) · k`` (:func:`window_start`).
 
+**Readout latency.** Each mapped layer follows the one below a fraction of an ANN step late
+(it integrates its input as it moves; the lpRNN sees each step's final value), so the SNN's
+logits lag the lpRNN's by about 0.7 ANN steps per recurrent layer. With a readout latency of
+m ANN steps, the SNN (and the lpRNN run with the SNN's timing) keeps running m more ANN steps
+on the clip's last frame held, and the window is taken over the T + m steps
+(:func:`extend_input`): the readout waits for the pipeline, as a streaming system would read
+its decision a few frames after the word.
+
 **Synaptic operations.** One operation per presynaptic event and non-zero synapse it reaches.
 A neuron's fan-out (:func:`layer_fan_outs`) is its non-zero outgoing synapses: to the next
 layer (the readout for the last layer) plus its own layer's recurrent synapses.
@@ -30,6 +38,7 @@ import math
 from collections.abc import Sequence
 from typing import TypeVar
 
+import torch
 from torch import Tensor
 
 from lprnn.core import hardware
@@ -58,6 +67,17 @@ def window_start(n_ann_steps: int, averaging: str, steps_per_ann_step: int = 1) 
 def average_logits(step_logits: Tensor, averaging: str) -> Tensor:
     """Per-step logits ``[B, T, C]`` averaged over the readout window → ``[B, C]``."""
     return step_logits[:, window_start(step_logits.shape[1], averaging):].mean(dim=1)
+
+
+def extend_input(x: Tensor, readout_latency: int) -> Tensor:
+    """``x [B, T, F]`` with its last frame held ``readout_latency`` more steps: ``[B, T + m, F]``."""
+    if isinstance(readout_latency, bool) or not isinstance(readout_latency, int) \
+            or readout_latency < 0:
+        raise ValueError(f"readout_latency={readout_latency!r}: expected an integer ≥ 0 "
+                         "(ANN steps)")
+    if readout_latency == 0:
+        return x
+    return torch.cat([x, x[:, -1:].expand(-1, readout_latency, -1)], dim=1)
 
 
 def held_input_step(n: int, steps_per_ann_step: int) -> int | None:

@@ -26,8 +26,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "spike-count readout": dict(readout="spike_counts"),
     "no recurrent delay": dict(recurrent_delay=0),
     "truncated decays (Loihi 1)": dict(decay_rounding="truncate"),
+    "no readout latency": dict(readout_latency=0),
     "paper's neuron": dict(threshold="zero", activation_clamp="state", readout="spike_counts",
-                           recurrent_delay=0, spike_bits=1, decay_rounding="truncate"),
+                           recurrent_delay=0, spike_bits=1, decay_rounding="truncate",
+                           readout_latency=0),
 }
 PROPORTIONS = {"ann_accuracy": True, "snn_accuracy": True, "agreement": True,
                "spikes_per_sample": False, "synaptic_ops_per_sample": False}

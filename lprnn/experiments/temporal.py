@@ -69,14 +69,16 @@ def adding_on_spikes(model: tasks.LpRNNTaskModel, train_set, eval_set,
     """
     network = model.network.eval()
     x, target = eval_set.inputs[:N_SNN], eval_set.targets[:N_SNN]
-    mapped = snn.map_network(network, steps_per_ann_step,
+    # read at the last step, as the task's output is: no readout latency
+    mapped = snn.map_network(network, steps_per_ann_step, readout_latency=0,
                              calibration=train_set.inputs[:N_CALIBRATION])
     sim = snn.simulate(mapped, x, record=True)
     readout = network.effective_parameters()
     last_state = sim.decoded[f"rnn_layers.{len(network.rnn_layers) - 1}"][:, -1]
     snn_output = last_state @ readout["out.linear.weight"][0] + readout["out.linear.bias"][0]
     ann_output = model(x)[:, -1, 0]
-    timed = tasks.LpRNNTaskModel(with_timing(network, "snn", steps_per_ann_step))
+    timed = tasks.LpRNNTaskModel(with_timing(network, "snn", steps_per_ann_step,
+                                             readout_latency=0))
     timed_output = timed(x)[:, -1, 0]
     spikes = sum(c.sum(dim=1) for c in sim.spike_counts.values()).float()
 

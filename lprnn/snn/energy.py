@@ -61,8 +61,8 @@ from lprnn.core import conventions
 from lprnn.snn.network import LoihiNetwork
 
 # map_network options of the networks whose energy is estimated (module doc): Loihi 1's
-# binary spike and truncating decays.
-PRICED_MAPPING = dict(spike_bits=1, decay_rounding="truncate")
+# binary spike and truncating decays, and the paper's readout when the input ends.
+PRICED_MAPPING = dict(spike_bits=1, decay_rounding="truncate", readout_latency=0)
 # Every energy figure in a table of this module carries this basis: none is a measurement.
 ESTIMATE_LABEL = "estimate from counted operations x published per-operation energies"
 
@@ -217,11 +217,13 @@ def snn_activity(network: LoihiNetwork, result, n_ann_steps: int) -> SnnActivity
     spikes = sum(float(c.sum(-1).mean()) for c in layers)
     spike_ops = sum(float((c @ torch.as_tensor(f, dtype=torch.float64)).mean())
                     for c, f in zip(layers, fan_out(network)))
-    snn_steps = n_ann_steps * network.steps_per_ann_step
+    # the SNN also runs its readout latency (lprnn.core.conventions.extend_input)
+    snn_steps = (n_ann_steps + network.readout_latency) * network.steps_per_ann_step
     simulated = getattr(result, "n_snn_steps", snn_steps)
     if simulated != snn_steps:
         raise ValueError(f"result ran {simulated} SNN steps, expected {snn_steps} "
-                         f"(n_ann_steps={n_ann_steps} x k={network.steps_per_ann_step})")
+                         f"((n_ann_steps={n_ann_steps} + readout latency "
+                         f"{network.readout_latency}) x k={network.steps_per_ann_step})")
     neurons = sum(layer.n_neurons for layer in network.layers)
     return SnnActivity(synaptic_ops=_mean(result.synaptic_ops), spike_synaptic_ops=spike_ops,
                        spikes=spikes, neuron_updates=neurons * snn_steps, snn_steps=snn_steps)

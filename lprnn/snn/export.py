@@ -94,6 +94,7 @@ def _write_netx(network: LoihiNetwork, path: Path) -> None:
         f.attrs["steps_per_ann_step"] = network.steps_per_ann_step
         f.attrs["input_scale"] = network.input_scale
         f.attrs["averaging"] = network.averaging
+        f.attrs["readout_latency"] = network.readout_latency
         f.attrs["netx_limitations"] = "\n".join(NETX_LIMITATIONS)
         f.attrs["metadata"] = json.dumps(network.metadata, default=_json_value)
         layers = f.create_group("layer")
@@ -218,7 +219,9 @@ def load_netx(path: str | Path) -> LoihiNetwork:
         network = LoihiNetwork(layers=layers, readout=readout,
                                steps_per_ann_step=attribute("steps_per_ann_step"),
                                input_scale=attribute("input_scale"),
-                               averaging=str(attribute("averaging")), metadata=metadata)
+                               averaging=str(attribute("averaging")), metadata=metadata,
+                               readout_latency=(attribute("readout_latency")
+                                                if "readout_latency" in f.attrs else 0))
     validate_network(network, where=f"netx file {path}")
     for layer, (name, bias) in zip(network.layers, stored_biases):
         if not np.array_equal(np.asarray(bias), layer.bias):

@@ -54,6 +54,14 @@ one below move during the ANN step, one SNN step late) is removed at its root by
 ANN with the SNN's timing (``timing="snn"`` in :mod:`lprnn.ann.model`): that ANN *is* the rate
 model, and a model with it maps only at its own k and D (``with_timing`` re-times a model).
 
+**Readout latency.** Each layer follows the one below a fraction of an ANN step late, so the
+decoded logits lag the lpRNN's (notebook 03's lag table: about 1.3 ANN steps behind the second
+of two recurrent layers at k = 10). ``readout_latency`` m (default: the model's, one ANN step
+per recurrent layer) holds the clip's last frame m more ANN steps and takes the window over
+the T + m steps (:func:`lprnn.core.conventions.extend_input`): the readout waits for the
+pipeline. An lpRNN run with the SNN's timing (``with_timing``) does the same, so it stays
+the SNN's rate limit; ``readout_latency=0`` reads out when the input ends.
+
 **Scales.** A spike rate r relates to the ANN activation h by r = P · h / a_max (P per
 step is the clamp a_max), so ``LP(s) = P · h · 4096 / (a_max · d_fb)``. With 3-bit weights
 ``w = q · δ`` (``δ = 2^-weight_frac_bits``, q integer) and Loihi weights ``W = c · q``
@@ -282,7 +290,8 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                 activation_clamp: str = "drive", threshold: str = "half_step",
                 readout: str = "decoded", recurrent_delay: int | None = None,
                 spike_bits: int = DEFAULT_SPIKE_BITS,
-                decay_rounding: str = DEFAULT_DECAY_ROUNDING, state_max: StateMax | None = None,
+                decay_rounding: str = DEFAULT_DECAY_ROUNDING,
+                readout_latency: int | None = None, state_max: StateMax | None = None,
                 progress: bool = False) -> LoihiNetwork:
     """Map a trained (quantized) LpRNNClassifier onto ΣΔ neurons with k SNN steps per ANN step.
 
@@ -292,7 +301,8 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     them; :func:`lprnn.snn.map_network` passes the simulator's). See the module docstring for
     every choice; ``spike_bits`` > 1 sends graded spikes of that many bits (Loihi 2; default
     :data:`DEFAULT_SPIKE_BITS`), 1 the paper's binary spikes (Loihi 1); ``decay_rounding``
-    "nearest" (default) or "truncate" (Loihi 1). Raises MappingError (a ValueError) for what
+    "nearest" (default) or "truncate" (Loihi 1); ``readout_latency`` m ANN steps (None: the
+    model's ``config.snn_readout_latency``). Raises MappingError (a ValueError) for what
     cannot be mapped.
     """
     config = model.config
@@ -323,6 +333,17 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
                            f"{config.substep_recurrent_delay}, but the mapping asks k={k}, D="
                            f"{recurrent_delay}: map lprnn.ann.model.with_timing(model, 'snn', "
                            f"{k}, {recurrent_delay}) so that the ANN is this SNN's rate limit")
+    model_latency = getattr(config, "snn_readout_latency", 0)
+    if readout_latency is None:
+        readout_latency = model_latency
+    if isinstance(readout_latency, bool) or not isinstance(readout_latency, int) \
+            or readout_latency < 0:
+        raise MappingError(f"readout_latency={readout_latency!r}: expected an integer ≥ 0 "
+                           "(ANN steps)")
+    if getattr(config, "timing", "ann") == "snn" and model_latency != readout_latency:
+        raise MappingError(f"model runs with SNN timing and readout latency {model_latency}, "
+                           f"but the mapping asks {readout_latency}: map lprnn.ann.model."
+                           f"with_timing(model, 'snn', {k}, readout_latency={readout_latency})")
     if isinstance(recurrent_delay, bool) or not isinstance(recurrent_delay, int) \
             or recurrent_delay < 0:
         raise MappingError(f"recurrent_delay={recurrent_delay!r}: expected a non-negative "
@@ -365,6 +386,7 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
         network = _build(layers, q_out, readout_params, peaks, shrink, config, k, d_ip, d_fb,
                          d_in_hidden, quantum, headroom_bits, activation_clamp, threshold,
                          readout_source, recurrent_delay, payload_max, decay_rounding)
+        network.readout_latency = readout_latency
         if calibration is None:
             return network
         peak_states = state_max(network, calibration, progress)

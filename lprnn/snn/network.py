@@ -101,6 +101,9 @@ class LoihiNetwork:
     input_scale: float                    # x_int = round(x · input_scale), graded spikes
     averaging: str = "second_half"        # "second_half" or "all" (ANN steps averaged)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # m: ANN steps run on the input's last frame held before the readout window ends
+    # (lprnn.core.conventions.extend_input); older files load as 0.
+    readout_latency: int = 0
 
     @property
     def n_inputs(self) -> int:
@@ -137,6 +140,7 @@ class LoihiNetwork:
                                recurrent_delay=layer.recurrent_delay))
         meta = dict(format=FORMAT, layers=layers, steps_per_ann_step=self.steps_per_ann_step,
                     input_scale=self.input_scale, averaging=self.averaging,
+                    readout_latency=self.readout_latency,
                     readout_source=self.readout.source, metadata=self.metadata)
         atomic.write(stem.with_suffix(".npz"), lambda tmp: np.savez_compressed(tmp, **arrays))
         atomic.write_text(stem.with_suffix(".json"),
@@ -205,7 +209,8 @@ class LoihiNetwork:
                       steps_per_ann_step=_field(meta, "steps_per_ann_step", object, json_path),
                       input_scale=_field(meta, "input_scale", object, json_path),
                       averaging=_field(meta, "averaging", str, json_path),
-                      metadata=meta.get("metadata", {}))
+                      metadata=meta.get("metadata", {}),
+                      readout_latency=meta.get("readout_latency", 0))
         return validate_network(network, where=f"mapped network {stem}.{{json,npz}}")
 
 
@@ -295,7 +300,8 @@ def validate_network(network: LoihiNetwork, where: str = "network") -> LoihiNetw
     :func:`lprnn.core.sigma_delta.validate_fixed_params`; ``recurrent_delay`` is in
     [0, ``SYNAPTIC_DELAY_MAX``]; ``state_scale`` and ``input_scale`` are finite and > 0;
     ``steps_per_ann_step`` is an integer ≥ 1 (10.7 is refused, not read as 10); the readout
-    holds int32 weights and integer biases with a known source; ``averaging`` is known.
+    holds int32 weights and integer biases with a known source; ``averaging`` is known;
+    ``readout_latency`` is an integer ≥ 0.
     (The bounds are those of :mod:`lprnn.core.hardware`.)
     """
     try:
@@ -304,6 +310,7 @@ def validate_network(network: LoihiNetwork, where: str = "network") -> LoihiNetw
         _check_integer(network.steps_per_ann_step, "steps_per_ann_step", 1)
         _check_positive_number(network.input_scale, "input_scale")
         network.window_start(1)   # refuses an unknown averaging
+        _check_integer(network.readout_latency, "readout_latency", 0)
         if not isinstance(network.metadata, dict):
             raise ValueError(f"metadata is a {type(network.metadata).__name__}, expected a dict")
         if not isinstance(network.layers[0].weights, np.ndarray) \

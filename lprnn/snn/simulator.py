@@ -85,7 +85,9 @@ class SimulationResult:
 
 
 def encode_input(network: LoihiNetwork, x: Tensor) -> Tensor:
-    """Graded input spikes x_int = round(x · input_scale) (round half to even), int64 [B, T, F].
+    """Graded input spikes x_int = round(x · input_scale) (round half to even), int64
+    [B, T + m, F]: the last frame is held m = ``network.readout_latency`` more ANN steps
+    (:func:`lprnn.core.conventions.extend_input`).
 
     Raises ValueError if x is not [B, T, n_inputs], holds NaN or ±inf, or a value does not fit
     a graded spike.
@@ -102,6 +104,7 @@ def encode_input(network: LoihiNetwork, x: Tensor) -> Tensor:
         raise ValueError(f"input has {int((~finite).sum())} non-finite values (the first, "
                          f"{float(x[where])}, at [batch, time, feature] = {list(where)}): "
                          "expected finite features")
+    x = conventions.extend_input(x, network.readout_latency)
     x_int = torch.round(x.double() * network.input_scale).to(torch.int64)
     limit = 2 ** (hardware.GRADED_SPIKE_BITS - 1) - 1
     peak = int(x_int.abs().max())
@@ -436,13 +439,16 @@ def decoded_correlation(model: torch.nn.Module, x: Tensor,
                         result: SimulationResult) -> dict[str, float]:
     """Per layer, the Pearson correlation over all samples, steps and units between the ANN's
     activations ``model.trace(x)`` and the SNN's decoded ones (``result`` from
-    ``simulate(network, x, record=True)``)."""
+    ``simulate(network, x, record=True)``), over the ANN's steps (the SNN's readout latency
+    adds steps that the paper's lpRNN does not run)."""
     if result.decoded is None:
         raise ValueError("the simulation result has no decoded activations: "
                          "simulate with record=True")
     trace = model.eval().trace(x)
     correlations = {}
     for name, decoded in result.decoded.items():
-        pair = torch.stack([trace[name].flatten().double(), decoded.flatten().double()])
+        steps = trace[name].shape[1]
+        pair = torch.stack([trace[name].flatten().double(),
+                            decoded[:, :steps].flatten().double()])
         correlations[name] = float(torch.corrcoef(pair)[0, 1])
     return correlations

@@ -394,10 +394,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             os.environ[results.RUN_ID_ENV] = previous_run_id
     rerun = speech_notebooks(args.quick, args.full) if recipes else ()
+    # A run that recorded no row has nothing to replace, so nothing is stale.
     dropped = results.drop_stale(run_id, [Path(n).name for n in args.notebooks],
                                  spare=[(nb, r) for nb in RECIPE_NOTEBOOKS for r in SPEECH_RECIPES
                                         if nb not in rerun],
-                                 run_size=run_size(args.quick, args.full))
+                                 run_size=run_size(args.quick, args.full)) \
+        if results.run_keys_path(run_id).is_file() else []
     print(f"reproduce: {len(runs)} notebooks ok in {time.perf_counter() - start:.1f} s wall "
           f"({sum(r.seconds for r in runs):.1f} s of notebook runs, {args.workers} workers); "
           f"results in {config.results_csv()} ({len(dropped)} stale rows dropped)")

@@ -217,17 +217,21 @@ def drop_stale(run_id: str, notebooks: Collection[str], path: Path | None = None
     Rows whose (notebook, dataset) is in ``spare`` (what the run skipped, e.g. a notebook's
     real-speech rerun when the data is absent) are kept, and so are, when ``run_size`` is
     given, the rows of the other run sizes (a default run keeps the full-size rows; a row
-    without a run size counts as any)."""
+    without a run size counts as any). Raises FileNotFoundError, dropping nothing, when the
+    run recorded no rows (its key file is consumed by the first call)."""
     if run_size is not None and run_size not in RUN_SIZES:
         raise ValueError(f"run_size={run_size!r}: expected one of {list(RUN_SIZES)}")
     path = Path(path or config.results_csv())
     keys_path = run_keys_path(run_id, path)
     notebooks = {Path(n).name for n in notebooks}
     with atomic.lock(path):
-        recorded = set()
-        if keys_path.is_file():
-            recorded = {tuple(json.loads(line)) for line in keys_path.read_text().splitlines()
-                        if line.strip()}
+        if not keys_path.is_file():
+            raise FileNotFoundError(
+                f"run {run_id!r} has no record of its rows ({keys_path} is missing: the run "
+                f"recorded nothing under this id, or drop_stale already consumed it): nothing "
+                f"dropped from {path}")
+        recorded = {tuple(json.loads(line)) for line in keys_path.read_text().splitlines()
+                    if line.strip()}
         rows = read_results(path)
         spare = set(spare)
         keep = [r for r in rows if r["notebook"] not in notebooks or _key(r) in recorded

@@ -140,6 +140,20 @@ def test_drop_stale_removes_only_unrecorded_rows_of_the_notebooks_run(tmp_path, 
     assert not results.run_keys_path("run1", path).exists()
 
 
+def test_drop_stale_without_a_record_of_the_run_drops_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "results.csv"
+    monkeypatch.setenv(results.RUN_ID_ENV, "run4")
+    results.record([_row(metric="fresh_03", notebook="03.ipynb"),
+                    _row(metric="fresh_02", notebook="02.ipynb")], path)
+    monkeypatch.delenv(results.RUN_ID_ENV)
+    assert results.drop_stale("run4", ["03.ipynb"], path) == []
+    # The first call consumed the run's record: a second one must not take the run's
+    # other rows for stale.
+    with pytest.raises(FileNotFoundError, match="'run4' has no record"):
+        results.drop_stale("run4", ["02.ipynb"], path)
+    assert {r["metric"] for r in results.read_results(path)} == {"fresh_03", "fresh_02"}
+
+
 def test_drop_stale_keeps_the_rows_the_run_skipped(tmp_path, monkeypatch):
     path = tmp_path / "results.csv"
     results.record([{**_row(metric="speech", notebook="02.ipynb"), "dataset": "fsdd"},

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from lprnn.ann.model import ModelConfig
 from lprnn.core import conventions, hardware
 
 
@@ -55,3 +56,17 @@ def test_paper_network_needs_seven_cores():
     assert by_hand == [1, 2, 3, 1]
     assert [conventions.loihi2_cores(n, s) for n, s in layers] == by_hand
     assert hardware.LOIHI2_NEURONS_PER_CORE == 8192
+
+
+@pytest.mark.parametrize("bad", [-1, 1.0, True, "2"])
+def test_readout_latency_is_checked_in_one_place_for_every_path(bad):
+    with pytest.raises(ValueError, match=rf"ModelConfig.readout_latency={bad!r}: expected an "):
+        ModelConfig(readout_latency=bad)
+    with pytest.raises(ValueError, match=rf"readout_latency={bad!r}: expected an integer ≥ 0"):
+        conventions.extend_input(torch.zeros(1, 3, 2), bad)
+
+
+def test_extend_input_holds_the_last_frame():
+    x = torch.arange(6.0).reshape(1, 3, 2)
+    assert torch.equal(conventions.extend_input(x, 2)[0, 3:], x[0, [2, 2]])
+    assert conventions.extend_input(x, 0) is x

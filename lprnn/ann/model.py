@@ -95,11 +95,8 @@ class ModelConfig:
                                                  or self.recurrent_delay < 0):
             raise ValueError(f"ModelConfig.recurrent_delay={self.recurrent_delay!r}: expected "
                              "None or an integer ≥ 0")
-        if self.readout_latency is not None and (isinstance(self.readout_latency, bool) or not
-                                                 isinstance(self.readout_latency, int)
-                                                 or self.readout_latency < 0):
-            raise ValueError(f"ModelConfig.readout_latency={self.readout_latency!r}: expected "
-                             "None or an integer ≥ 0 (ANN steps)")
+        if self.readout_latency is not None:
+            conventions.check_readout_latency(self.readout_latency, "ModelConfig.readout_latency")
         if self.timing == "snn" and not 1 <= substep_decay(self.retention_ratio,
                                                            self.steps_per_ann_step) < \
                 hardware.DECAY_UNITY:

@@ -69,13 +69,17 @@ def average_logits(step_logits: Tensor, averaging: str) -> Tensor:
     return step_logits[:, window_start(step_logits.shape[1], averaging):].mean(dim=1)
 
 
-def extend_input(x: Tensor, readout_latency: int) -> Tensor:
-    """``x [B, T, F]`` with its last frame held ``readout_latency`` more steps: ``[B, T + m, F]``."""
+def check_readout_latency(readout_latency: object, name: str = "readout_latency") -> int:
+    """``readout_latency`` if it is an integer ≥ 0 (ANN steps); else ValueError naming it."""
     if isinstance(readout_latency, bool) or not isinstance(readout_latency, int) \
             or readout_latency < 0:
-        raise ValueError(f"readout_latency={readout_latency!r}: expected an integer ≥ 0 "
-                         "(ANN steps)")
-    if readout_latency == 0:
+        raise ValueError(f"{name}={readout_latency!r}: expected an integer ≥ 0 (ANN steps)")
+    return readout_latency
+
+
+def extend_input(x: Tensor, readout_latency: int) -> Tensor:
+    """``x [B, T, F]`` with its last frame held ``readout_latency`` more steps: ``[B, T + m, F]``."""
+    if check_readout_latency(readout_latency) == 0:
         return x
     return torch.cat([x, x[:, -1:].expand(-1, readout_latency, -1)], dim=1)
 

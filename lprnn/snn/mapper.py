@@ -336,10 +336,10 @@ def map_network(model: Any, steps_per_ann_step: int = 10, *, calibration: Tensor
     model_latency = getattr(config, "snn_readout_latency", 0)
     if readout_latency is None:
         readout_latency = model_latency
-    if isinstance(readout_latency, bool) or not isinstance(readout_latency, int) \
-            or readout_latency < 0:
-        raise MappingError(f"readout_latency={readout_latency!r}: expected an integer ≥ 0 "
-                           "(ANN steps)")
+    try:
+        conventions.check_readout_latency(readout_latency)
+    except ValueError as err:
+        raise MappingError(str(err)) from None
     if getattr(config, "timing", "ann") == "snn" and model_latency != readout_latency:
         raise MappingError(f"model runs with SNN timing and readout latency {model_latency}, "
                            f"but the mapping asks {readout_latency}: map lprnn.ann.model."
